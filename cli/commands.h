@@ -1,0 +1,17 @@
+// Subcommand registration for the `scalelaw` binary. Each Add*Commands adds
+// its subcommands to `app`; a subcommand's callback stores its process exit
+// status in *exit_code (0 on success). Errors are printed to stderr, naming
+// the input, the field and what was expected.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace scalelaw::cli {
+
+void AddRunCommand(CLI::App& app, int* exit_code);           // run_command.cc
+void AddCoordinatorCommand(CLI::App& app, int* exit_code);   // coordinator_command.cc
+void AddSweepCommands(CLI::App& app, int* exit_code);        // sweep_commands.cc
+void AddWorkerCommand(CLI::App& app, int* exit_code);        // worker_command.cc
+void AddFitCommands(CLI::App& app, int* exit_code);          // fit_commands.cc: fit, optimal, predict
+
+}  // namespace scalelaw::cli

@@ -1,0 +1,42 @@
+#include "sweeps/spec_defaults.h"
+
+namespace scalelaw::sweeps {
+
+v1::SweepSpec DefaultSweepSpec() {
+  v1::SweepSpec spec;
+  spec.set_context(128);
+  spec.set_max_attempts(3);
+
+  // AdamW settings of nanoGPT / Chinchilla-style small-model sweeps.
+  v1::OptimizerConfig* opt = spec.mutable_optimizer();
+  opt->set_lr(1e-3);
+  opt->set_min_lr_ratio(0.1);
+  opt->set_warmup_fraction(0.05);
+  opt->set_weight_decay(0.1);
+  opt->set_beta1(0.9);
+  opt->set_beta2(0.95);
+  opt->set_grad_clip(1.0);
+  opt->set_schedule("cosine");
+  opt->set_lr_exponent(0.0);
+  opt->set_lr_reference_params(1e6);
+
+  v1::DataConfig* data = spec.mutable_data();
+  data->set_corpus(kDefaultCorpus);
+  data->set_tokenizer("byte");
+  data->set_val_fraction(0.05);
+
+  v1::TrainingConfig* training = spec.mutable_training();
+  training->set_batch_size(32);
+  training->set_micro_batches(2);
+  training->set_threads(1);
+  training->set_device("cpu");
+  training->set_precision("fp32");
+  training->set_eval_points(6);
+  training->set_eval_batches(8);
+  training->set_log_every_steps(10);
+  return spec;
+}
+
+uint32_t VocabSizeOf(const std::string& tokenizer) { return tokenizer == "byte" ? 256 : 0; }
+
+}  // namespace scalelaw::sweeps

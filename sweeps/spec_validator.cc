@@ -1,0 +1,126 @@
+#include "sweeps/spec_validator.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "sweeps/spec_defaults.h"
+
+namespace scalelaw::sweeps {
+namespace {
+
+absl::Status Invalid(const std::string& field, const std::string& expected, const auto& got) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", expected, ", got ", got));
+}
+
+absl::Status Positive(const std::string& field, double value) {
+  return value > 0 ? absl::OkStatus() : Invalid(field, "must be > 0", value);
+}
+
+absl::Status InRange(const std::string& field, double value, double lo, double hi,
+                     bool hi_open = false) {
+  const bool ok = value >= lo && (hi_open ? value < hi : value <= hi);
+  if (ok) return absl::OkStatus();
+  return Invalid(field,
+                 absl::StrCat("must be in [", lo, ", ", hi, hi_open ? ")" : "]"), value);
+}
+
+absl::Status OneOf(const std::string& field, const std::string& value,
+                   std::initializer_list<const char*> allowed) {
+  std::string list;
+  for (const char* a : allowed) {
+    if (value == a) return absl::OkStatus();
+    absl::StrAppend(&list, list.empty() ? "" : " or ", "'", a, "'");
+  }
+  return Invalid(field, absl::StrCat("must be ", list), absl::StrCat("'", value, "'"));
+}
+
+absl::Status ValidateShape(const std::string& field, const v1::ModelShape& shape) {
+  SCALELAW_RETURN_IF_ERROR(Positive(field + ".n_layer", shape.n_layer()));
+  SCALELAW_RETURN_IF_ERROR(Positive(field + ".d_model", shape.d_model()));
+  SCALELAW_RETURN_IF_ERROR(Positive(field + ".n_head", shape.n_head()));
+  if (shape.d_model() % shape.n_head() != 0) {
+    return Invalid(field + ".n_head", "must divide d_model (" + std::to_string(shape.d_model()) + ")",
+                   shape.n_head());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateModels(const v1::SweepSpec& spec) {
+  if (spec.models_size() == 0) return absl::InvalidArgumentError("models: must list at least one size");
+  for (int i = 0; i < spec.models_size(); ++i) {
+    const std::string field = absl::StrCat("models[", i, "]");
+    const v1::ModelSize& size = spec.models(i);
+    switch (size.size_case()) {
+      case v1::ModelSize::kTargetParams:
+        SCALELAW_RETURN_IF_ERROR(
+            InRange(field + ".target_params", size.target_params(), 1e3, 1e13));
+        break;
+      case v1::ModelSize::kShape:
+        SCALELAW_RETURN_IF_ERROR(ValidateShape(field + ".shape", size.shape()));
+        break;
+      default:
+        return absl::InvalidArgumentError(field + ": expected 'target_params' or 'shape'");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOptimizer(const v1::OptimizerConfig& opt) {
+  SCALELAW_RETURN_IF_ERROR(InRange("optimizer.lr", opt.lr(), 1e-7, 1.0));
+  SCALELAW_RETURN_IF_ERROR(InRange("optimizer.min_lr_ratio", opt.min_lr_ratio(), 0, 1));
+  SCALELAW_RETURN_IF_ERROR(InRange("optimizer.warmup_fraction", opt.warmup_fraction(), 0, 1, true));
+  SCALELAW_RETURN_IF_ERROR(InRange("optimizer.weight_decay", opt.weight_decay(), 0, 10));
+  SCALELAW_RETURN_IF_ERROR(InRange("optimizer.beta1", opt.beta1(), 0, 1, true));
+  SCALELAW_RETURN_IF_ERROR(InRange("optimizer.beta2", opt.beta2(), 0, 1, true));
+  SCALELAW_RETURN_IF_ERROR(InRange("optimizer.grad_clip", opt.grad_clip(), 0, 1e6));
+  SCALELAW_RETURN_IF_ERROR(OneOf("optimizer.schedule", opt.schedule(), {"cosine"}));
+  SCALELAW_RETURN_IF_ERROR(InRange("optimizer.lr_exponent", opt.lr_exponent(), 0, 2));
+  return Positive("optimizer.lr_reference_params", opt.lr_reference_params());
+}
+
+absl::Status ValidateData(const v1::DataConfig& data) {
+  if (data.corpus().empty()) return absl::InvalidArgumentError("data.corpus: must name a directory");
+  SCALELAW_RETURN_IF_ERROR(OneOf("data.tokenizer", data.tokenizer(), {"byte"}));
+  return InRange("data.val_fraction", data.val_fraction(), 0.001, 0.5);
+}
+
+absl::Status ValidateTraining(const v1::TrainingConfig& t) {
+  SCALELAW_RETURN_IF_ERROR(InRange("training.batch_size", t.batch_size(), 1, 1 << 20));
+  SCALELAW_RETURN_IF_ERROR(InRange("training.micro_batches", t.micro_batches(), 1, t.batch_size()));
+  if (t.batch_size() % t.micro_batches() != 0) {
+    return Invalid("training.micro_batches",
+                   absl::StrCat("must divide batch_size (", t.batch_size(), ")"), t.micro_batches());
+  }
+  SCALELAW_RETURN_IF_ERROR(InRange("training.threads", t.threads(), 1, 1024));
+  SCALELAW_RETURN_IF_ERROR(OneOf("training.device", t.device(), {"cpu", "cuda"}));
+  SCALELAW_RETURN_IF_ERROR(OneOf("training.precision", t.precision(), {"fp32", "bf16"}));
+  SCALELAW_RETURN_IF_ERROR(InRange("training.eval_points", t.eval_points(), 1, 1000));
+  SCALELAW_RETURN_IF_ERROR(InRange("training.eval_batches", t.eval_batches(), 1, 100000));
+  return InRange("training.log_every_steps", t.log_every_steps(), 1, 1e9);
+}
+
+}  // namespace
+
+absl::Status ValidateSweepSpec(const v1::SweepSpec& spec) {
+  if (spec.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
+  for (char c : spec.name()) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return Invalid("name", "must use only letters, digits, '-', '_' and '.'",
+                     absl::StrCat("'", spec.name(), "'"));
+    }
+  }
+  SCALELAW_RETURN_IF_ERROR(InRange("context", spec.context(), 2, 1 << 20));
+  SCALELAW_RETURN_IF_ERROR(ValidateModels(spec));
+  if (spec.tokens_size() == 0) return absl::InvalidArgumentError("tokens: must list at least one budget");
+  for (int i = 0; i < spec.tokens_size(); ++i) {
+    SCALELAW_RETURN_IF_ERROR(InRange(absl::StrCat("tokens[", i, "]"), spec.tokens(i), 1, 1e16));
+  }
+  if (spec.seeds_size() == 0) return absl::InvalidArgumentError("seeds: must list at least one seed");
+  SCALELAW_RETURN_IF_ERROR(InRange("max_attempts", spec.max_attempts(), 1, 100));
+  SCALELAW_RETURN_IF_ERROR(ValidateOptimizer(spec.optimizer()));
+  SCALELAW_RETURN_IF_ERROR(ValidateData(spec.data()));
+  return ValidateTraining(spec.training());
+}
+
+}  // namespace scalelaw::sweeps
