@@ -1,0 +1,114 @@
+#include "coordinator/coordinator_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "coordinator/coordinator_service.h"
+#include "coordinator/store.h"
+#include "coordinator/trial_scheduler.h"
+
+namespace scalelaw::coordinator {
+namespace {
+
+// How long running RPCs (e.g. open metric streams) get to finish at shutdown
+// before they are cancelled.
+constexpr auto kShutdownGrace = std::chrono::seconds(2);
+
+}  // namespace
+
+CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options) : options_(options) {}
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    const CoordinatorOptions& options) {
+  if (options.db_path.empty()) {
+    return absl::InvalidArgumentError("db_path: must name the coordinator's SQLite file");
+  }
+  if (options.lease_timeout.count() <= 0 || options.heartbeat_interval.count() <= 0 ||
+      options.expiry_scan_interval.count() <= 0) {
+    return absl::InvalidArgumentError(
+        "lease_timeout, heartbeat_interval and expiry_scan_interval: must be > 0");
+  }
+  if (options.heartbeat_interval >= options.lease_timeout) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "heartbeat_interval: must be shorter than lease_timeout (", options.lease_timeout.count(),
+        " ms), got ", options.heartbeat_interval.count(), " ms"));
+  }
+  std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(options));
+  SCALELAW_ASSIGN_OR_RETURN(server->store_, Store::Open(options.db_path));
+  SchedulerOptions scheduler_options;
+  scheduler_options.lease_timeout = options.lease_timeout;
+  scheduler_options.retry_after = std::min<std::chrono::milliseconds>(
+      options.heartbeat_interval, std::chrono::milliseconds(1000));
+  server->scheduler_ =
+      std::make_unique<TrialScheduler>(server->store_.get(), &server->clock_, scheduler_options);
+  SCALELAW_RETURN_IF_ERROR(server->scheduler_->RenewLiveLeases());
+  ServiceOptions service_options;
+  service_options.heartbeat_interval = options.heartbeat_interval;
+  server->service_ = std::make_unique<CoordinatorService>(
+      server->store_.get(), server->scheduler_.get(), service_options);
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || server->port_ == 0) {
+    server->server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on '", options.listen_address, "' (in use or malformed?)"));
+  }
+
+  server->ScheduleExpiryScan();
+  server->io_thread_ = std::thread([s = server.get()] { s->io_.run(); });
+  return server;
+}
+
+CoordinatorServer::~CoordinatorServer() { Shutdown(); }
+
+std::string CoordinatorServer::address() const {
+  const std::string& listen = options_.listen_address;
+  const size_t colon = listen.rfind(':');
+  return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port_);
+}
+
+void CoordinatorServer::ScheduleExpiryScan() {
+  expiry_timer_.expires_after(options_.expiry_scan_interval);
+  expiry_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (error) return;  // cancelled at shutdown
+    absl::StatusOr<int> expired = scheduler_->ExpireLeases();
+    if (!expired.ok()) {
+      spdlog::error("lease expiry scan failed: {}", expired.status().ToString());
+    } else if (*expired > 0) {
+      spdlog::warn("{} lease(s) expired", *expired);
+    }
+    ScheduleExpiryScan();
+  });
+}
+
+void CoordinatorServer::Shutdown() {
+  {
+    std::unique_lock lock(mu_);
+    if (shutting_down_) {
+      shut_down_cv_.wait(lock, [this] { return shut_down_; });
+      return;
+    }
+    shutting_down_ = true;
+  }
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  io_.stop();
+  if (io_thread_.joinable()) io_thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    shut_down_ = true;
+  }
+  shut_down_cv_.notify_all();
+}
+
+void CoordinatorServer::Wait() {
+  std::unique_lock lock(mu_);
+  shut_down_cv_.wait(lock, [this] { return shut_down_; });
+}
+
+}  // namespace scalelaw::coordinator

@@ -1,0 +1,97 @@
+// A running coordinator: the store, the trial scheduler, the gRPC service on
+// `listen_address`, and an Asio io_context thread whose steady_timer scans
+// for expired leases every expiry_scan_interval.
+//
+// Reopening an existing store keeps its LEASED and RUNNING trials leased:
+// each gets a fresh lease_timeout, so workers that outlived the restart can
+// heartbeat; leases of workers that are gone expire normally.
+//
+//   auto server = CoordinatorServer::Start({.db_path = "sweeps.db"});
+//   if (!server.ok()) ...;
+//   std::cout << (*server)->address();   // "127.0.0.1:43117"
+//   (*server)->Wait();                   // until Shutdown() from elsewhere
+//
+// Thread safety: Shutdown() and Wait() may be called from any thread;
+// Shutdown is idempotent and also runs in the destructor.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "coordinator/clock.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace scalelaw::coordinator {
+
+class CoordinatorService;
+class Store;
+class TrialScheduler;
+
+struct CoordinatorOptions {
+  // host:port; port 0 picks a free one (see port()).
+  std::string listen_address = "127.0.0.1:0";
+  // SQLite file, created when missing. Required.
+  std::string db_path;
+  std::chrono::milliseconds lease_timeout{30000};
+  std::chrono::milliseconds heartbeat_interval{5000};
+  std::chrono::milliseconds expiry_scan_interval{1000};
+};
+
+class CoordinatorServer {
+ public:
+  // Opens the store and starts serving. INVALID_ARGUMENT for bad options,
+  // UNAVAILABLE when the address cannot be bound, or the store's error.
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
+      const CoordinatorOptions& options);
+
+  ~CoordinatorServer();
+  CoordinatorServer(const CoordinatorServer&) = delete;
+  CoordinatorServer& operator=(const CoordinatorServer&) = delete;
+
+  // The bound port, and "host:port" for clients.
+  int port() const { return port_; }
+  std::string address() const;
+
+  // Stops accepting RPCs, cancels those still running after a short grace,
+  // stops the lease scan. Idempotent.
+  void Shutdown();
+  // Blocks until Shutdown() has completed.
+  void Wait();
+
+  // For in-process use (e.g. `scalelaw run`, tests). Valid until destruction.
+  Store& store() { return *store_; }
+  TrialScheduler& scheduler() { return *scheduler_; }
+
+ private:
+  explicit CoordinatorServer(const CoordinatorOptions& options);
+  void ScheduleExpiryScan();
+
+  const CoordinatorOptions options_;
+  SystemClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<TrialScheduler> scheduler_;
+  std::unique_ptr<CoordinatorService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+  boost::asio::io_context io_;
+  boost::asio::steady_timer expiry_timer_{io_};
+  std::thread io_thread_;
+
+  std::mutex mu_;
+  std::condition_variable shut_down_cv_;
+  bool shutting_down_ = false;
+  bool shut_down_ = false;
+};
+
+}  // namespace scalelaw::coordinator

@@ -1,0 +1,184 @@
+#include "coordinator/coordinator_service.h"
+
+#include <boost/asio/post.hpp>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "coordinator/grpc_status.h"
+#include "coordinator/metric_stream_reactor.h"
+#include "coordinator/sweep_summary.h"
+
+namespace scalelaw::coordinator {
+namespace {
+
+// Finishes a unary call: copies the value into *response on success.
+template <typename Response>
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
+                                absl::StatusOr<Response> result, Response* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (result.ok()) *response = std::move(*result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+// A response with one field set from `value` by `setter`, or value's error.
+template <typename Response, typename T, typename Setter>
+absl::StatusOr<Response> Wrap(absl::StatusOr<T> value, Setter setter) {
+  if (!value.ok()) return value.status();
+  Response response;
+  (response.*setter)(*value);
+  return response;
+}
+
+absl::Status RequireSweepId(const std::string& sweep_id) {
+  if (sweep_id.empty()) return absl::InvalidArgumentError("sweep_id: must not be empty");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Sweep> SummaryOf(Store& store, const std::string& sweep_id) {
+  SCALELAW_RETURN_IF_ERROR(RequireSweepId(sweep_id));
+  SCALELAW_ASSIGN_OR_RETURN(SweepRecord sweep, store.GetSweep(sweep_id));
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store.ListTrials(sweep_id));
+  return SummarizeSweep(sweep, trials);
+}
+
+}  // namespace
+
+CoordinatorService::CoordinatorService(Store* store, TrialScheduler* scheduler,
+                                       ServiceOptions options)
+    : store_(store), scheduler_(scheduler), options_(options) {}
+
+CoordinatorService::~CoordinatorService() { fit_pool_.join(); }
+
+grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
+    grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
+    v1::RegisterWorkerResponse* response) {
+  absl::StatusOr<v1::RegisterWorkerResponse> result =
+      [&]() -> absl::StatusOr<v1::RegisterWorkerResponse> {
+    SCALELAW_ASSIGN_OR_RETURN(std::string worker_id, scheduler_->RegisterWorker(*request));
+    v1::RegisterWorkerResponse out;
+    out.set_worker_id(worker_id);
+    out.set_heartbeat_interval_ms(static_cast<uint32_t>(options_.heartbeat_interval.count()));
+    out.set_lease_timeout_ms(static_cast<uint32_t>(scheduler_->options().lease_timeout.count()));
+    return out;
+  }();
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::LeaseTrial(grpc::CallbackServerContext* context,
+                                                         const v1::LeaseTrialRequest* request,
+                                                         v1::LeaseTrialResponse* response) {
+  return Reply(context, scheduler_->LeaseTrial(*request), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
+                                                        const v1::HeartbeatRequest* request,
+                                                        v1::HeartbeatResponse* response) {
+  return Reply(context, scheduler_->Heartbeat(*request), response);
+}
+
+grpc::ServerBidiReactor<v1::MetricPoint, v1::MetricAck>* CoordinatorService::StreamMetrics(
+    grpc::CallbackServerContext* context) {
+  return new MetricStreamReactor(scheduler_);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::CompleteTrial(grpc::CallbackServerContext* context,
+                                                            const v1::CompleteTrialRequest* request,
+                                                            v1::CompleteTrialResponse* response) {
+  return Reply(context,
+               Wrap<v1::CompleteTrialResponse>(scheduler_->CompleteTrial(*request),
+                                               &v1::CompleteTrialResponse::set_accepted),
+               response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::FailTrial(grpc::CallbackServerContext* context,
+                                                        const v1::FailTrialRequest* request,
+                                                        v1::FailTrialResponse* response) {
+  return Reply(context,
+               Wrap<v1::FailTrialResponse>(scheduler_->FailTrial(*request),
+                                           &v1::FailTrialResponse::set_accepted),
+               response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::SubmitSweep(grpc::CallbackServerContext* context,
+                                                          const v1::SubmitSweepRequest* request,
+                                                          v1::SubmitSweepResponse* response) {
+  return Reply(context, scheduler_->SubmitSweep(*request), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::GetSweep(grpc::CallbackServerContext* context,
+                                                       const v1::GetSweepRequest* request,
+                                                       v1::Sweep* response) {
+  return Reply(context, SummaryOf(*store_, request->sweep_id()), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::ListSweeps(grpc::CallbackServerContext* context,
+                                                         const v1::ListSweepsRequest* request,
+                                                         v1::ListSweepsResponse* response) {
+  absl::StatusOr<v1::ListSweepsResponse> result = [&]() -> absl::StatusOr<v1::ListSweepsResponse> {
+    SCALELAW_ASSIGN_OR_RETURN(std::vector<SweepRecord> sweeps, store_->ListSweeps());
+    v1::ListSweepsResponse out;
+    for (const SweepRecord& sweep : sweeps) {
+      SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store_->ListTrials(sweep.sweep_id));
+      *out.add_sweeps() = SummarizeSweep(sweep, trials);
+    }
+    return out;
+  }();
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::CancelSweep(grpc::CallbackServerContext* context,
+                                                          const v1::CancelSweepRequest* request,
+                                                          v1::CancelSweepResponse* response) {
+  return Reply(context,
+               Wrap<v1::CancelSweepResponse>(scheduler_->CancelSweep(request->sweep_id()),
+                                             &v1::CancelSweepResponse::set_cancelled_trials),
+               response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::ListTrials(grpc::CallbackServerContext* context,
+                                                         const v1::ListTrialsRequest* request,
+                                                         v1::ListTrialsResponse* response) {
+  absl::StatusOr<v1::ListTrialsResponse> result = [&]() -> absl::StatusOr<v1::ListTrialsResponse> {
+    SCALELAW_RETURN_IF_ERROR(RequireSweepId(request->sweep_id()));
+    SCALELAW_RETURN_IF_ERROR(store_->GetSweep(request->sweep_id()).status());
+    SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials,
+                              store_->ListTrials(request->sweep_id()));
+    v1::ListTrialsResponse out;
+    for (v1::Trial& trial : trials) {
+      if (request->include_metrics() && trial.attempt() > 0) {
+        SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::MetricPoint> points,
+                                  store_->ListMetrics(trial.spec().trial_id(), trial.attempt()));
+        for (v1::MetricPoint& point : points) *out.add_metrics() = std::move(point);
+      }
+      *out.add_trials() = std::move(trial);
+    }
+    return out;
+  }();
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::GetFit(grpc::CallbackServerContext* context,
+                                                     const v1::GetFitRequest* request,
+                                                     v1::FitResult* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<std::vector<v1::Trial>> trials = [&]() -> absl::StatusOr<std::vector<v1::Trial>> {
+    SCALELAW_RETURN_IF_ERROR(RequireSweepId(request->sweep_id()));
+    SCALELAW_RETURN_IF_ERROR(store_->GetSweep(request->sweep_id()).status());
+    return store_->ListTrials(request->sweep_id());
+  }();
+  if (!trials.ok()) {
+    reactor->Finish(ToGrpcStatus(trials.status()));
+    return reactor;
+  }
+  // request and response stay valid until Finish.
+  boost::asio::post(fit_pool_, [this, reactor, request, response, trials = std::move(*trials)] {
+    absl::StatusOr<v1::FitResult> fit = FitSweep(trials, *request, options_.fit);
+    if (fit.ok()) *response = std::move(*fit);
+    reactor->Finish(ToGrpcStatus(fit.status()));
+  });
+  return reactor;
+}
+
+}  // namespace scalelaw::coordinator

@@ -1,0 +1,85 @@
+// The Coordinator gRPC service (proto/scalelaw/v1/coordinator.proto), callback
+// API: unary RPCs answer through the context's DefaultReactor; StreamMetrics
+// is a MetricStreamReactor. State changes go through TrialScheduler (each is
+// committed to the store before the reply); reads go to the Store directly.
+//
+// Errors: INVALID_ARGUMENT for malformed requests (empty ids, invalid sweep
+// specs — the message names the field), NOT_FOUND for unknown sweeps, trials
+// and workers, FAILED_PRECONDITION for a fit the sweep cannot support yet.
+//
+// GetFit runs on the service's own fit thread, not on a gRPC thread, since a
+// Chinchilla fit takes seconds.
+//
+// Lifetime: `store` and `scheduler` are not owned and must outlive the
+// service; the gRPC server must be shut down before the service is destroyed.
+// Thread-safe.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+
+#include "coordinator/store.h"
+#include "coordinator/sweep_fit.h"
+#include "coordinator/trial_scheduler.h"
+#include "scalelaw/v1/coordinator.grpc.pb.h"
+
+namespace scalelaw::coordinator {
+
+struct ServiceOptions {
+  // Told to workers at registration.
+  std::chrono::milliseconds heartbeat_interval{5000};
+  SweepFitOptions fit;
+};
+
+class CoordinatorService final : public v1::Coordinator::CallbackService {
+ public:
+  CoordinatorService(Store* store, TrialScheduler* scheduler, ServiceOptions options = {});
+  ~CoordinatorService() override;  // waits for a running fit
+
+  grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* context,
+                                           const v1::RegisterWorkerRequest* request,
+                                           v1::RegisterWorkerResponse* response) override;
+  grpc::ServerUnaryReactor* LeaseTrial(grpc::CallbackServerContext* context,
+                                       const v1::LeaseTrialRequest* request,
+                                       v1::LeaseTrialResponse* response) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
+                                      const v1::HeartbeatRequest* request,
+                                      v1::HeartbeatResponse* response) override;
+  grpc::ServerBidiReactor<v1::MetricPoint, v1::MetricAck>* StreamMetrics(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* CompleteTrial(grpc::CallbackServerContext* context,
+                                          const v1::CompleteTrialRequest* request,
+                                          v1::CompleteTrialResponse* response) override;
+  grpc::ServerUnaryReactor* FailTrial(grpc::CallbackServerContext* context,
+                                      const v1::FailTrialRequest* request,
+                                      v1::FailTrialResponse* response) override;
+
+  grpc::ServerUnaryReactor* SubmitSweep(grpc::CallbackServerContext* context,
+                                        const v1::SubmitSweepRequest* request,
+                                        v1::SubmitSweepResponse* response) override;
+  grpc::ServerUnaryReactor* GetSweep(grpc::CallbackServerContext* context,
+                                     const v1::GetSweepRequest* request,
+                                     v1::Sweep* response) override;
+  grpc::ServerUnaryReactor* ListSweeps(grpc::CallbackServerContext* context,
+                                       const v1::ListSweepsRequest* request,
+                                       v1::ListSweepsResponse* response) override;
+  grpc::ServerUnaryReactor* CancelSweep(grpc::CallbackServerContext* context,
+                                        const v1::CancelSweepRequest* request,
+                                        v1::CancelSweepResponse* response) override;
+  grpc::ServerUnaryReactor* ListTrials(grpc::CallbackServerContext* context,
+                                       const v1::ListTrialsRequest* request,
+                                       v1::ListTrialsResponse* response) override;
+  grpc::ServerUnaryReactor* GetFit(grpc::CallbackServerContext* context,
+                                   const v1::GetFitRequest* request,
+                                   v1::FitResult* response) override;
+
+ private:
+  Store* const store_;
+  TrialScheduler* const scheduler_;
+  const ServiceOptions options_;
+  boost::asio::thread_pool fit_pool_{1};
+};
+
+}  // namespace scalelaw::coordinator

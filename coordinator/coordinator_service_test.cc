@@ -1,0 +1,413 @@
+// A real CoordinatorServer on 127.0.0.1:0 driven through a real gRPC stub.
+#include <grpcpp/grpcpp.h>
+
+#include <thread>
+
+#include "coordinator/coordinator_server.h"
+#include "coordinator/store.h"
+#include "coordinator/test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "scalelaw/v1/coordinator.grpc.pb.h"
+
+namespace scalelaw::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class CoordinatorServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer(); }
+
+  void StartServer(CoordinatorOptions options = {}) {
+    options.db_path = dir_.File("coordinator.db");
+    auto server = CoordinatorServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    ASSERT_GT(server_->port(), 0);
+    stub_ = v1::Coordinator::NewStub(
+        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  void RestartServer(CoordinatorOptions options = {}) {
+    server_->Shutdown();
+    server_.reset();
+    StartServer(options);
+  }
+
+  std::string Submit() {
+    v1::SubmitSweepRequest request;
+    *request.mutable_spec() = testing::SmallSweepSpec();
+    request.set_spec_yaml("name: unit-sweep\n");
+    v1::SubmitSweepResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = stub_->SubmitSweep(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.n_trials(), 2u);
+    return response.sweep_id();
+  }
+
+  std::string Register() {
+    v1::RegisterWorkerRequest request;
+    request.set_hostname("test-host");
+    request.set_pid(42);
+    v1::RegisterWorkerResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(stub_->RegisterWorker(&context, request, &response).ok());
+    EXPECT_EQ(response.heartbeat_interval_ms(), 5000u);
+    EXPECT_EQ(response.lease_timeout_ms(), 30000u);
+    return response.worker_id();
+  }
+
+  v1::LeaseTrialResponse Lease(const std::string& worker, const std::string& sweep) {
+    v1::LeaseTrialRequest request;
+    request.set_worker_id(worker);
+    request.set_sweep_id(sweep);
+    v1::LeaseTrialResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = stub_->LeaseTrial(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  v1::HeartbeatResponse Beat(const std::string& worker, const v1::LeaseTrialResponse& lease) {
+    v1::HeartbeatRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(lease.trial().trial_id());
+    request.set_attempt(lease.attempt());
+    request.set_tokens_done(100);
+    v1::HeartbeatResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(stub_->Heartbeat(&context, request, &response).ok());
+    return response;
+  }
+
+  v1::Sweep GetSweep(const std::string& sweep) {
+    v1::GetSweepRequest request;
+    request.set_sweep_id(sweep);
+    v1::Sweep response;
+    grpc::ClientContext context;
+    grpc::Status status = stub_->GetSweep(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  static v1::MetricPoint Point(const v1::LeaseTrialResponse& lease, uint64_t seq) {
+    v1::MetricPoint point;
+    point.set_trial_id(lease.trial().trial_id());
+    point.set_attempt(lease.attempt());
+    point.set_seq(seq);
+    point.set_step(seq * 10);
+    point.set_tokens((seq + 1) * 1000);
+    point.set_train_loss(5.0 - 0.5 * static_cast<double>(seq));
+    return point;
+  }
+
+  static uint32_t CountOf(const v1::Sweep& sweep, v1::TrialState state) {
+    for (const v1::StateCount& count : sweep.counts()) {
+      if (count.state() == state) return count.count();
+    }
+    return 0;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<CoordinatorServer> server_;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+TEST_F(CoordinatorServiceTest, SweepRunsToDoneWithStreamedMetrics) {
+  const std::string sweep = Submit();
+  const std::string worker = Register();
+  EXPECT_EQ(GetSweep(sweep).state(), v1::SWEEP_STATE_RUNNING);
+
+  for (int t = 0; t < 2; ++t) {
+    v1::LeaseTrialResponse lease = Lease(worker, sweep);
+    ASSERT_TRUE(lease.granted());
+    EXPECT_EQ(lease.attempt(), 1u);
+    EXPECT_TRUE(Beat(worker, lease).keep_going());
+
+    grpc::ClientContext context;
+    auto stream = stub_->StreamMetrics(&context);
+    int seq1_sends = 0;
+    // seq 1 is sent twice, as a worker does after a timeout; both are acked.
+    // The resend carries a different loss: the store must keep the first.
+    for (uint64_t seq : {0, 1, 1, 2}) {
+      v1::MetricPoint point = Point(lease, seq);
+      if (seq == 1 && seq1_sends++ % 2 == 1) point.set_train_loss(99.0);
+      ASSERT_TRUE(stream->Write(point));
+    }
+    std::vector<uint64_t> acked;
+    v1::MetricAck ack;
+    for (int i = 0; i < 4 && stream->Read(&ack); ++i) {
+      EXPECT_EQ(ack.trial_id(), lease.trial().trial_id());
+      EXPECT_EQ(ack.attempt(), 1u);
+      acked.push_back(ack.seq());
+    }
+    EXPECT_EQ(acked, (std::vector<uint64_t>{0, 1, 1, 2}));
+    ASSERT_TRUE(stream->WritesDone());
+    EXPECT_FALSE(stream->Read(&ack));
+    grpc::Status finish = stream->Finish();
+    EXPECT_TRUE(finish.ok()) << finish.error_message();
+
+    v1::CompleteTrialRequest complete;
+    complete.set_worker_id(worker);
+    complete.set_trial_id(lease.trial().trial_id());
+    complete.set_attempt(lease.attempt());
+    complete.mutable_result()->set_params(100000);
+    complete.mutable_result()->set_tokens(lease.trial().tokens());
+    complete.mutable_result()->set_final_val_loss(3.25);
+    v1::CompleteTrialResponse completed;
+    grpc::ClientContext complete_context;
+    ASSERT_TRUE(stub_->CompleteTrial(&complete_context, complete, &completed).ok());
+    EXPECT_TRUE(completed.accepted());
+  }
+
+  v1::Sweep done = GetSweep(sweep);
+  EXPECT_EQ(done.state(), v1::SWEEP_STATE_DONE);
+  EXPECT_EQ(done.n_trials(), 2u);
+  EXPECT_EQ(CountOf(done, v1::TRIAL_STATE_SUCCEEDED), 2u);
+  EXPECT_EQ(done.tokens_done(), done.tokens_total());
+  EXPECT_EQ(done.tokens_total(), 2'000'000u);
+
+  v1::LeaseTrialResponse idle = Lease(worker, sweep);
+  EXPECT_FALSE(idle.granted());
+  EXPECT_TRUE(idle.no_more_work());
+
+  v1::ListTrialsRequest list;
+  list.set_sweep_id(sweep);
+  list.set_include_metrics(true);
+  v1::ListTrialsResponse trials;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(stub_->ListTrials(&list_context, list, &trials).ok());
+  ASSERT_EQ(trials.trials_size(), 2);
+  EXPECT_EQ(trials.trials(0).state(), v1::TRIAL_STATE_SUCCEEDED);
+  EXPECT_DOUBLE_EQ(trials.trials(0).result().final_val_loss(), 3.25);
+  EXPECT_DOUBLE_EQ(trials.trials(0).latest_train_loss(), 4.0);
+  // Three distinct points per trial: the resent seq 1 is stored once.
+  ASSERT_EQ(trials.metrics_size(), 6);
+  EXPECT_EQ(trials.metrics(1).seq(), 1u);
+  EXPECT_DOUBLE_EQ(trials.metrics(1).train_loss(), 4.5);
+  EXPECT_EQ(trials.metrics(2).seq(), 2u);
+  EXPECT_EQ(server_->store().ListMetrics(trials.trials(0).spec().trial_id(), 1)->size(), 3u);
+
+  v1::ListSweepsResponse sweeps;
+  grpc::ClientContext sweeps_context;
+  ASSERT_TRUE(stub_->ListSweeps(&sweeps_context, v1::ListSweepsRequest(), &sweeps).ok());
+  ASSERT_EQ(sweeps.sweeps_size(), 1);
+  EXPECT_EQ(sweeps.sweeps(0).sweep_id(), sweep);
+  EXPECT_EQ(sweeps.sweeps(0).state(), v1::SWEEP_STATE_DONE);
+}
+
+TEST_F(CoordinatorServiceTest, InvalidSpecIsInvalidArgumentNamingTheField) {
+  v1::SubmitSweepRequest request;
+  *request.mutable_spec() = testing::SmallSweepSpec();
+  request.mutable_spec()->mutable_training()->set_batch_size(0);
+  v1::SubmitSweepResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = stub_->SubmitSweep(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("training.batch_size"));
+  v1::ListSweepsResponse sweeps;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(stub_->ListSweeps(&list_context, v1::ListSweepsRequest(), &sweeps).ok());
+  EXPECT_EQ(sweeps.sweeps_size(), 0);
+}
+
+TEST_F(CoordinatorServiceTest, BadInputGetsClearErrors) {
+  const std::string sweep = Submit();
+  {
+    grpc::ClientContext context;
+    v1::Sweep response;
+    grpc::Status status = stub_->GetSweep(&context, v1::GetSweepRequest(), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("sweep_id"));
+  }
+  {
+    grpc::ClientContext context;
+    v1::GetSweepRequest request;
+    request.set_sweep_id("no-such-sweep");
+    v1::Sweep response;
+    grpc::Status status = stub_->GetSweep(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(status.error_message(), HasSubstr("no-such-sweep"));
+  }
+  {
+    grpc::ClientContext context;
+    v1::LeaseTrialRequest request;
+    request.set_worker_id("w-999");
+    v1::LeaseTrialResponse response;
+    EXPECT_EQ(stub_->LeaseTrial(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext context;
+    v1::HeartbeatRequest request;
+    request.set_worker_id("w-1");
+    request.set_trial_id("no-such-trial");
+    v1::HeartbeatResponse response;
+    EXPECT_EQ(stub_->Heartbeat(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext context;
+    v1::ListTrialsRequest request;
+    v1::ListTrialsResponse response;
+    EXPECT_EQ(stub_->ListTrials(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext context;
+    v1::GetFitRequest request;
+    request.set_sweep_id(sweep);
+    request.set_law("cubic");
+    v1::FitResult response;
+    grpc::Status status = stub_->GetFit(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("law"));
+  }
+  {
+    // No trial has succeeded yet: nothing to fit.
+    grpc::ClientContext context;
+    v1::GetFitRequest request;
+    request.set_sweep_id(sweep);
+    v1::FitResult response;
+    EXPECT_EQ(stub_->GetFit(&context, request, &response).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+}
+
+TEST_F(CoordinatorServiceTest, StalePointEndsTheStreamAndKilledClientIsHarmless) {
+  const std::string sweep = Submit();
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker, sweep);
+  ASSERT_TRUE(lease.granted());
+  {
+    grpc::ClientContext context;
+    auto stream = stub_->StreamMetrics(&context);
+    ASSERT_TRUE(stream->Write(Point(lease, 0)));
+    v1::MetricPoint stale = Point(lease, 1);
+    stale.set_attempt(lease.attempt() + 5);
+    stream->Write(stale);
+    v1::MetricAck ack;
+    ASSERT_TRUE(stream->Read(&ack));
+    EXPECT_EQ(ack.seq(), 0u);
+    EXPECT_FALSE(stream->Read(&ack));
+    grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(status.error_message(), HasSubstr("no longer holds the lease"));
+  }
+  for (int i = 0; i < 5; ++i) {
+    // A worker killed mid-stream: the call is cancelled with a read pending.
+    grpc::ClientContext context;
+    auto stream = stub_->StreamMetrics(&context);
+    ASSERT_TRUE(stream->Write(Point(lease, 10 + i)));
+    if (i % 2 == 0) {
+      v1::MetricAck ack;
+      ASSERT_TRUE(stream->Read(&ack));
+    }
+    context.TryCancel();
+    stream->Finish();
+  }
+  // The server is still healthy and kept what it acknowledged.
+  EXPECT_TRUE(Beat(worker, lease).keep_going());
+  EXPECT_GE(server_->store().ListMetrics(lease.trial().trial_id(), 1)->size(), 4u);
+}
+
+TEST_F(CoordinatorServiceTest, CancelStopsTheHolder) {
+  const std::string sweep = Submit();
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker, sweep);
+  v1::CancelSweepRequest request;
+  request.set_sweep_id(sweep);
+  v1::CancelSweepResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->CancelSweep(&context, request, &response).ok());
+  EXPECT_EQ(response.cancelled_trials(), 2u);
+  EXPECT_FALSE(Beat(worker, lease).keep_going());
+  v1::Sweep cancelled = GetSweep(sweep);
+  EXPECT_EQ(cancelled.state(), v1::SWEEP_STATE_CANCELLED);
+  EXPECT_EQ(CountOf(cancelled, v1::TRIAL_STATE_CANCELLED), 2u);
+  EXPECT_TRUE(Lease(worker, sweep).no_more_work());
+}
+
+TEST_F(CoordinatorServiceTest, RestartKeepsSweepsAndLeases) {
+  const std::string sweep = Submit();
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker, sweep);
+  ASSERT_TRUE(Beat(worker, lease).keep_going());
+
+  RestartServer();
+  v1::Sweep after = GetSweep(sweep);
+  EXPECT_EQ(after.state(), v1::SWEEP_STATE_RUNNING);
+  EXPECT_EQ(CountOf(after, v1::TRIAL_STATE_RUNNING), 1u);
+  EXPECT_EQ(CountOf(after, v1::TRIAL_STATE_PENDING), 1u);
+  // The worker that outlived the restart still holds its lease.
+  EXPECT_TRUE(Beat(worker, lease).keep_going());
+  v1::LeaseTrialResponse other = Lease(Register(), sweep);
+  ASSERT_TRUE(other.granted());
+  EXPECT_NE(other.trial().trial_id(), lease.trial().trial_id());
+}
+
+TEST_F(CoordinatorServiceTest, SilentWorkersLeaseExpiresOnTheServersTimer) {
+  CoordinatorOptions options;
+  options.lease_timeout = 300ms;
+  options.heartbeat_interval = 100ms;
+  options.expiry_scan_interval = 50ms;
+  RestartServer(options);
+  const std::string sweep = Submit();
+  v1::RegisterWorkerRequest register_request;
+  v1::RegisterWorkerResponse registered;
+  grpc::ClientContext register_context;
+  ASSERT_TRUE(stub_->RegisterWorker(&register_context, register_request, &registered).ok());
+  v1::LeaseTrialResponse lease = Lease(registered.worker_id(), sweep);
+  ASSERT_TRUE(lease.granted());
+
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  v1::Trial trial;
+  do {
+    std::this_thread::sleep_for(50ms);
+    trial = *server_->store().GetTrial(lease.trial().trial_id());
+  } while (trial.state() != v1::TRIAL_STATE_PENDING && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(trial.state(), v1::TRIAL_STATE_PENDING);
+  EXPECT_EQ(trial.attempt(), 1u);
+  EXPECT_FALSE(Beat(registered.worker_id(), lease).keep_going());
+}
+
+TEST_F(CoordinatorServiceTest, ShutdownWithAnOpenStreamCompletes) {
+  const std::string sweep = Submit();
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker, sweep);
+  grpc::ClientContext context;
+  auto stream = stub_->StreamMetrics(&context);
+  ASSERT_TRUE(stream->Write(Point(lease, 0)));
+  v1::MetricAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+
+  const auto start = std::chrono::steady_clock::now();
+  server_->Shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  server_->Wait();  // returns at once after Shutdown
+  EXPECT_FALSE(stream->Read(&ack));
+  EXPECT_FALSE(stream->Finish().ok());
+  // The acknowledged point survived.
+  auto store = Store::Open(dir_.File("coordinator.db"));
+  server_.reset();
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->ListMetrics(lease.trial().trial_id(), 1)->size(), 1u);
+}
+
+TEST(CoordinatorServerTest, BadOptionsAreRejected) {
+  testing::TempDir dir;
+  EXPECT_TRUE(absl::IsInvalidArgument(CoordinatorServer::Start({}).status()));
+  CoordinatorOptions options;
+  options.db_path = dir.File("db");
+  options.heartbeat_interval = 60s;
+  EXPECT_TRUE(absl::IsInvalidArgument(CoordinatorServer::Start(options).status()));
+  options.heartbeat_interval = 1s;
+  options.listen_address = "256.1.1.1:1";
+  EXPECT_TRUE(absl::IsUnavailable(CoordinatorServer::Start(options).status()));
+}
+
+}  // namespace
+}  // namespace scalelaw::coordinator

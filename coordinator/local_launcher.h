@@ -1,0 +1,93 @@
+// Starts worker processes on this machine:
+//   <worker_binary> --coordinator ADDR --sweep ID --exit-when-idle [--threads T]
+// each with stdin from /dev/null and stdout+stderr to <log_dir>/worker-<i>.log,
+// in its own process group (so a terminal's Ctrl-C reaches only the parent,
+// which then stops the workers in order).
+//
+// The destructor stops children still running: SIGTERM, a grace period, then
+// SIGKILL, and reaps them, so no worker outlives its launcher.
+//
+// Thread safety: none; one owner drives a launcher.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace scalelaw::coordinator {
+
+struct LocalLauncherOptions {
+  std::string worker_binary;        // path to scalelaw-worker
+  std::string coordinator_address;  // host:port
+  std::string sweep_id;
+  int num_workers = 1;
+  uint32_t threads = 0;           // 0: pass no --threads
+  std::filesystem::path log_dir;  // created when missing
+  // Grace between SIGTERM and SIGKILL in the destructor.
+  std::chrono::milliseconds stop_grace{5000};
+};
+
+// How a worker process ended.
+struct WorkerExit {
+  pid_t pid = 0;
+  bool exited = false;  // true: exit_code is set; false: killed by `signal`
+  int exit_code = 0;
+  int signal = 0;
+
+  bool ok() const { return exited && exit_code == 0; }
+  std::string ToString() const;  // "exit 0", "killed by signal 9 (Killed)"
+};
+
+class LocalLauncher {
+ public:
+  // Spawns every worker. INVALID_ARGUMENT for bad options, NOT_FOUND when the
+  // worker binary is missing or not executable; on a spawn failure the
+  // workers already started are stopped.
+  static absl::StatusOr<std::unique_ptr<LocalLauncher>> Launch(const LocalLauncherOptions& options);
+
+  ~LocalLauncher();
+  LocalLauncher(const LocalLauncher&) = delete;
+  LocalLauncher& operator=(const LocalLauncher&) = delete;
+
+  int size() const { return static_cast<int>(children_.size()); }
+  pid_t pid(int i) const { return children_.at(i).pid; }
+  const std::filesystem::path& log_path(int i) const { return children_.at(i).log_path; }
+  // The command line of worker i, for logs.
+  std::vector<std::string> Command(int i) const;
+
+  // Sends `signal` to worker i. OUT_OF_RANGE for a bad index,
+  // FAILED_PRECONDITION when it has already been reaped.
+  absl::Status Kill(int i, int signal);
+
+  // Waits until every worker has ended or `timeout` passes. Returns each
+  // worker's exit in launch order; DEADLINE_EXCEEDED (naming the workers still
+  // running, which are left running) on timeout.
+  absl::StatusOr<std::vector<WorkerExit>> WaitAll(std::chrono::milliseconds timeout);
+
+  // Reaps whatever has ended, without blocking; nullopt for a running worker.
+  std::vector<std::optional<WorkerExit>> Poll();
+
+ private:
+  struct Child {
+    pid_t pid = 0;
+    std::filesystem::path log_path;
+    std::vector<std::string> argv;
+    std::optional<WorkerExit> exit;
+  };
+  explicit LocalLauncher(const LocalLauncherOptions& options) : options_(options) {}
+  absl::Status Spawn(int index);
+  void StopAll();
+
+  LocalLauncherOptions options_;
+  std::vector<Child> children_;
+};
+
+}  // namespace scalelaw::coordinator

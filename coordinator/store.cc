@@ -1,0 +1,472 @@
+#include "coordinator/store.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "coordinator/store_schema.h"
+
+namespace scalelaw::coordinator {
+namespace {
+
+constexpr char kTrialColumns[] =
+    "spec, state, attempt, worker_id, lease_deadline_ms, result, reason, tokens_done, "
+    "latest_train_loss, latest_val_loss";
+
+constexpr char kSweepColumns[] = "sweep_id, name, spec, spec_yaml, created_ms, cancelled";
+
+template <typename Message>
+absl::Status ParseColumn(const SqliteStatement& stmt, int column, Message* message,
+                         const std::string& what) {
+  if (!message->ParseFromString(stmt.ColumnBlob(column))) {
+    return absl::DataLossError(absl::StrCat("store: cannot parse stored ", what));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Trial> ReadTrial(const SqliteStatement& stmt) {
+  v1::Trial trial;
+  SCALELAW_RETURN_IF_ERROR(ParseColumn(stmt, 0, trial.mutable_spec(), "trial spec"));
+  trial.set_state(static_cast<v1::TrialState>(stmt.ColumnInt(1)));
+  trial.set_attempt(static_cast<uint32_t>(stmt.ColumnInt(2)));
+  trial.set_worker_id(stmt.ColumnText(3));
+  trial.set_lease_deadline_ms(stmt.ColumnInt(4));
+  if (!stmt.ColumnIsNull(5)) {
+    SCALELAW_RETURN_IF_ERROR(ParseColumn(stmt, 5, trial.mutable_result(), "trial result"));
+  }
+  trial.set_reason(stmt.ColumnText(6));
+  trial.set_tokens_done(static_cast<uint64_t>(stmt.ColumnInt(7)));
+  trial.set_latest_train_loss(stmt.ColumnDouble(8));
+  trial.set_latest_val_loss(stmt.ColumnDouble(9));
+  return trial;
+}
+
+absl::StatusOr<SweepRecord> ReadSweep(const SqliteStatement& stmt) {
+  SweepRecord sweep;
+  sweep.sweep_id = stmt.ColumnText(0);
+  sweep.name = stmt.ColumnText(1);
+  SCALELAW_RETURN_IF_ERROR(ParseColumn(stmt, 2, &sweep.spec, "sweep spec"));
+  sweep.spec_yaml = stmt.ColumnText(3);
+  sweep.created_ms = stmt.ColumnInt(4);
+  sweep.cancelled = stmt.ColumnInt(5) != 0;
+  return sweep;
+}
+
+constexpr int kPending = v1::TRIAL_STATE_PENDING;
+constexpr int kLeased = v1::TRIAL_STATE_LEASED;
+constexpr int kRunning = v1::TRIAL_STATE_RUNNING;
+
+}  // namespace
+
+bool IsEnded(v1::TrialState state) {
+  return state == v1::TRIAL_STATE_SUCCEEDED || state == v1::TRIAL_STATE_DIVERGED ||
+         state == v1::TRIAL_STATE_FAILED || state == v1::TRIAL_STATE_CANCELLED;
+}
+
+// Resets (and unbinds) a cached statement when the guard goes out of scope,
+// so no statement keeps a read transaction open between calls.
+class Store::ScopedStatement {
+ public:
+  explicit ScopedStatement(SqliteStatement* stmt) : stmt_(stmt) {}
+  ScopedStatement(ScopedStatement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  ScopedStatement& operator=(ScopedStatement&&) = delete;
+  ~ScopedStatement() {
+    if (stmt_) stmt_->Reset();
+  }
+  SqliteStatement* operator->() const { return stmt_; }
+  SqliteStatement& operator*() const { return *stmt_; }
+
+ private:
+  SqliteStatement* stmt_;
+};
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  SCALELAW_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
+  sqlite3_busy_timeout(db->handle(), 5000);
+  // WAL lets readers (e.g. `sqlite3` from a shell) look while we write;
+  // synchronous=FULL fsyncs the WAL at every commit, so an acknowledged change
+  // survives a kill or a power cut.
+  SCALELAW_ASSIGN_OR_RETURN(auto mode_stmt, db->Prepare("PRAGMA journal_mode=WAL"));
+  SCALELAW_ASSIGN_OR_RETURN(bool has_row, mode_stmt->Step());
+  if (!has_row || mode_stmt->ColumnText(0) != "wal") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store '", path, "': cannot switch to WAL journal mode"));
+  }
+  mode_stmt.reset();
+  SCALELAW_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  std::unique_ptr<Store> store(new Store(std::move(db)));
+  SCALELAW_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+Store::~Store() {
+  statements_.clear();  // finalise statements before the connection closes
+}
+
+absl::Status Store::Migrate() {
+  SCALELAW_ASSIGN_OR_RETURN(int64_t version, db_->QueryInt("PRAGMA user_version"));
+  if (version == kSchemaVersion) return absl::OkStatus();
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("store schema version ", version,
+                                                      " is newer than this coordinator's (",
+                                                      kSchemaVersion, "); upgrade scalelaw"));
+  }
+  // version 0: a new file.
+  SCALELAW_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  absl::Status status = db_->Exec(kSchemaV1);
+  if (status.ok()) status = db_->Exec(absl::StrCat("PRAGMA user_version=", kSchemaVersion));
+  if (status.ok()) status = db_->Exec("COMMIT");
+  if (!status.ok()) (void)db_->Exec("ROLLBACK");
+  return status;
+}
+
+absl::StatusOr<Store::ScopedStatement> Store::Statement(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    SCALELAW_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+    it = statements_.emplace(std::string(sql), std::move(stmt)).first;
+  }
+  it->second->Reset();
+  return ScopedStatement(it->second.get());
+}
+
+template <typename Fn>
+absl::Status Store::InTransaction(Fn&& body) {
+  SCALELAW_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  absl::Status status = body();
+  if (status.ok()) status = db_->Exec("COMMIT");
+  if (!status.ok()) (void)db_->Exec("ROLLBACK");
+  return status;
+}
+
+// --- sweeps ------------------------------------------------------------------
+
+absl::Status Store::InsertSweep(const SweepRecord& sweep,
+                                const std::vector<v1::TrialSpec>& trials) {
+  std::lock_guard lock(mu_);
+  return InTransaction([&]() -> absl::Status {
+    {
+      SCALELAW_ASSIGN_OR_RETURN(auto exists,
+                                Statement("SELECT COUNT(*) FROM sweeps WHERE sweep_id = ?"));
+      exists->Bind(1, sweep.sweep_id);
+      SCALELAW_RETURN_IF_ERROR(exists->Step().status());
+      if (exists->ColumnInt(0) > 0) {
+        return absl::AlreadyExistsError(absl::StrCat("sweep '", sweep.sweep_id, "' exists"));
+      }
+    }
+    SCALELAW_ASSIGN_OR_RETURN(
+        auto insert, Statement("INSERT INTO sweeps (sweep_id, name, spec, spec_yaml, created_ms, "
+                               "cancelled) VALUES (?, ?, ?, ?, ?, ?)"));
+    insert->Bind(1, sweep.sweep_id)
+        .Bind(2, sweep.name)
+        .BindBlob(3, sweep.spec.SerializeAsString())
+        .Bind(4, sweep.spec_yaml)
+        .Bind(5, sweep.created_ms)
+        .Bind(6, int64_t{sweep.cancelled ? 1 : 0});
+    SCALELAW_RETURN_IF_ERROR(insert->Run());
+    SCALELAW_ASSIGN_OR_RETURN(auto trial_insert,
+                              Statement("INSERT INTO trials (trial_id, sweep_id, idx, spec, state) "
+                                        "VALUES (?, ?, ?, ?, ?)"));
+    for (size_t i = 0; i < trials.size(); ++i) {
+      trial_insert->Bind(1, trials[i].trial_id())
+          .Bind(2, sweep.sweep_id)
+          .Bind(3, static_cast<int64_t>(i))
+          .BindBlob(4, trials[i].SerializeAsString())
+          .Bind(5, int64_t{kPending});
+      SCALELAW_RETURN_IF_ERROR(trial_insert->Run());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<SweepRecord> Store::GetSweep(const std::string& sweep_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(auto stmt, Statement(absl::StrCat("SELECT ", kSweepColumns,
+                                                              " FROM sweeps WHERE sweep_id = ?")));
+  stmt->Bind(1, sweep_id);
+  SCALELAW_ASSIGN_OR_RETURN(bool found, stmt->Step());
+  if (!found) return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
+  return ReadSweep(*stmt);
+}
+
+absl::StatusOr<std::vector<SweepRecord>> Store::ListSweeps() {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt,
+      Statement(absl::StrCat("SELECT ", kSweepColumns, " FROM sweeps ORDER BY created_ms, rowid")));
+  std::vector<SweepRecord> sweeps;
+  while (true) {
+    SCALELAW_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    SCALELAW_ASSIGN_OR_RETURN(auto sweep, ReadSweep(*stmt));
+    sweeps.push_back(std::move(sweep));
+  }
+  return sweeps;
+}
+
+absl::StatusOr<int64_t> Store::CountSweeps() {
+  std::lock_guard lock(mu_);
+  return db_->QueryInt("SELECT COUNT(*) FROM sweeps");
+}
+
+absl::Status Store::CancelSweep(const std::string& sweep_id,
+                                const std::vector<TrialWrite>& writes) {
+  std::lock_guard lock(mu_);
+  return InTransaction([&]() -> absl::Status {
+    SCALELAW_ASSIGN_OR_RETURN(auto stmt,
+                              Statement("UPDATE sweeps SET cancelled = 1 WHERE sweep_id = ?"));
+    stmt->Bind(1, sweep_id);
+    SCALELAW_RETURN_IF_ERROR(stmt->Run());
+    if (sqlite3_changes(db_->handle()) != 1) {
+      return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
+    }
+    for (const TrialWrite& write : writes) SCALELAW_RETURN_IF_ERROR(WriteTrial(write));
+    return absl::OkStatus();
+  });
+}
+
+// --- trials ------------------------------------------------------------------
+
+absl::StatusOr<std::vector<v1::Trial>> Store::QueryTrials(const std::string& sql,
+                                                          const std::vector<std::string>& args) {
+  SCALELAW_ASSIGN_OR_RETURN(auto stmt, Statement(sql));
+  for (size_t i = 0; i < args.size(); ++i) stmt->Bind(static_cast<int>(i + 1), args[i]);
+  std::vector<v1::Trial> trials;
+  while (true) {
+    SCALELAW_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    SCALELAW_ASSIGN_OR_RETURN(auto trial, ReadTrial(*stmt));
+    trials.push_back(std::move(trial));
+  }
+  return trials;
+}
+
+absl::StatusOr<v1::Trial> Store::GetTrial(const std::string& trial_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto trials,
+      QueryTrials(absl::StrCat("SELECT ", kTrialColumns, " FROM trials WHERE trial_id = ?"),
+                  {trial_id}));
+  if (trials.empty()) return absl::NotFoundError(absl::StrCat("no trial '", trial_id, "'"));
+  return std::move(trials.front());
+}
+
+absl::StatusOr<std::vector<v1::Trial>> Store::ListTrials(const std::string& sweep_id) {
+  std::lock_guard lock(mu_);
+  return QueryTrials(
+      absl::StrCat("SELECT ", kTrialColumns, " FROM trials WHERE sweep_id = ? ORDER BY idx"),
+      {sweep_id});
+}
+
+absl::StatusOr<std::vector<v1::Trial>> Store::ListTrialsInStates(
+    const std::vector<v1::TrialState>& states) {
+  std::lock_guard lock(mu_);
+  std::string in;
+  for (v1::TrialState state : states) {
+    absl::StrAppend(&in, in.empty() ? "" : ", ", static_cast<int>(state));
+  }
+  if (in.empty()) return std::vector<v1::Trial>{};
+  return QueryTrials(absl::StrCat("SELECT ", kTrialColumns, " FROM trials WHERE state IN (", in,
+                                  ") ORDER BY sweep_id, idx"),
+                     {});
+}
+
+absl::StatusOr<std::optional<v1::Trial>> Store::NextPendingTrial(const std::string& sweep_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto trials,
+      QueryTrials(absl::StrCat("SELECT t.spec, t.state, t.attempt, "
+                               "t.worker_id, t.lease_deadline_ms, t.result, t.reason, "
+                               "t.tokens_done, t.latest_train_loss, t.latest_val_loss "
+                               "FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id "
+                               "WHERE t.state = ",
+                               kPending,
+                               " AND s.cancelled = 0 AND (?1 = '' OR t.sweep_id = ?1) "
+                               "ORDER BY s.created_ms, s.rowid, t.idx LIMIT 1"),
+                  {sweep_id}));
+  if (trials.empty()) return std::optional<v1::Trial>();
+  return std::optional<v1::Trial>(std::move(trials.front()));
+}
+
+absl::StatusOr<std::optional<v1::Trial>> Store::TrialHeldBy(const std::string& worker_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto trials, QueryTrials(absl::StrCat("SELECT ", kTrialColumns,
+                                            " FROM trials WHERE worker_id = ? AND state IN (",
+                                            kLeased, ", ", kRunning, ") LIMIT 1"),
+                               {worker_id}));
+  if (trials.empty()) return std::optional<v1::Trial>();
+  return std::optional<v1::Trial>(std::move(trials.front()));
+}
+
+absl::StatusOr<int64_t> Store::CountUnendedTrials(const std::string& sweep_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt,
+      Statement(absl::StrCat("SELECT COUNT(*) FROM trials WHERE state IN (", kPending, ", ",
+                             kLeased, ", ", kRunning, ") AND (?1 = '' OR sweep_id = ?1)")));
+  stmt->Bind(1, sweep_id);
+  SCALELAW_RETURN_IF_ERROR(stmt->Step().status());
+  return stmt->ColumnInt(0);
+}
+
+absl::Status Store::WriteTrial(const TrialWrite& write) {
+  const v1::Trial& trial = write.trial;
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt,
+      Statement("UPDATE trials SET state = ?, attempt = ?, worker_id = ?, lease_deadline_ms = ?, "
+                "result = ?, reason = ?, tokens_done = ?, latest_train_loss = ?, "
+                "latest_val_loss = ? WHERE trial_id = ?"));
+  stmt->Bind(1, int64_t{trial.state()})
+      .Bind(2, int64_t{trial.attempt()})
+      .Bind(3, trial.worker_id())
+      .Bind(4, trial.lease_deadline_ms());
+  if (trial.has_result()) {
+    stmt->BindBlob(5, trial.result().SerializeAsString());
+  } else {
+    stmt->BindNull(5);
+  }
+  stmt->Bind(6, trial.reason())
+      .Bind(7, static_cast<int64_t>(trial.tokens_done()))
+      .Bind(8, trial.latest_train_loss())
+      .Bind(9, trial.latest_val_loss())
+      .Bind(10, trial.spec().trial_id());
+  SCALELAW_RETURN_IF_ERROR(stmt->Run());
+  if (sqlite3_changes(db_->handle()) != 1) {
+    return absl::NotFoundError(absl::StrCat("no trial '", trial.spec().trial_id(), "'"));
+  }
+  if (write.attempt) {
+    const AttemptRecord& a = *write.attempt;
+    SCALELAW_ASSIGN_OR_RETURN(
+        auto attempt,
+        Statement("INSERT INTO attempts (trial_id, attempt, worker_id, start_ms, end_ms, "
+                  "outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (trial_id, attempt) DO UPDATE SET end_ms = excluded.end_ms, "
+                  "outcome = excluded.outcome, reason = excluded.reason"));
+    attempt->Bind(1, a.trial_id)
+        .Bind(2, int64_t{a.attempt})
+        .Bind(3, a.worker_id)
+        .Bind(4, a.start_ms)
+        .Bind(5, a.end_ms)
+        .Bind(6, a.outcome)
+        .Bind(7, a.reason);
+    SCALELAW_RETURN_IF_ERROR(attempt->Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::CommitTrialWrites(const std::vector<TrialWrite>& writes) {
+  std::lock_guard lock(mu_);
+  return InTransaction([&]() -> absl::Status {
+    for (const TrialWrite& write : writes) SCALELAW_RETURN_IF_ERROR(WriteTrial(write));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<AttemptRecord>> Store::ListAttempts(const std::string& trial_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt, Statement("SELECT trial_id, attempt, worker_id, start_ms, end_ms, outcome, reason "
+                           "FROM attempts WHERE trial_id = ? ORDER BY attempt"));
+  stmt->Bind(1, trial_id);
+  std::vector<AttemptRecord> attempts;
+  while (true) {
+    SCALELAW_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    attempts.push_back(AttemptRecord{stmt->ColumnText(0), static_cast<uint32_t>(stmt->ColumnInt(1)),
+                                     stmt->ColumnText(2), stmt->ColumnInt(3), stmt->ColumnInt(4),
+                                     stmt->ColumnText(5), stmt->ColumnText(6)});
+  }
+  return attempts;
+}
+
+// --- metrics -----------------------------------------------------------------
+
+absl::StatusOr<bool> Store::AppendMetric(const v1::MetricPoint& point,
+                                         const std::optional<v1::Trial>& trial_update) {
+  std::lock_guard lock(mu_);
+  bool inserted = false;
+  SCALELAW_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    SCALELAW_ASSIGN_OR_RETURN(
+        auto stmt,
+        Statement("INSERT OR IGNORE INTO metric_points (trial_id, attempt, seq, step, tokens, "
+                  "train_loss, val_loss, wall_seconds, point) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    stmt->Bind(1, point.trial_id())
+        .Bind(2, int64_t{point.attempt()})
+        .Bind(3, static_cast<int64_t>(point.seq()))
+        .Bind(4, static_cast<int64_t>(point.step()))
+        .Bind(5, static_cast<int64_t>(point.tokens()));
+    if (point.has_train_loss()) {
+      stmt->Bind(6, point.train_loss());
+    } else {
+      stmt->BindNull(6);
+    }
+    if (point.has_val_loss()) {
+      stmt->Bind(7, point.val_loss());
+    } else {
+      stmt->BindNull(7);
+    }
+    stmt->Bind(8, point.wall_seconds()).BindBlob(9, point.SerializeAsString());
+    SCALELAW_RETURN_IF_ERROR(stmt->Run());
+    inserted = sqlite3_changes(db_->handle()) == 1;
+    if (inserted && trial_update)
+      SCALELAW_RETURN_IF_ERROR(WriteTrial(TrialWrite{*trial_update, {}}));
+    return absl::OkStatus();
+  }));
+  return inserted;
+}
+
+absl::StatusOr<std::vector<v1::MetricPoint>> Store::ListMetrics(const std::string& trial_id,
+                                                                uint32_t attempt) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(auto stmt, Statement("SELECT point FROM metric_points WHERE trial_id = "
+                                                 "? AND attempt = ? ORDER BY seq"));
+  stmt->Bind(1, trial_id).Bind(2, int64_t{attempt});
+  std::vector<v1::MetricPoint> points;
+  while (true) {
+    SCALELAW_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    v1::MetricPoint point;
+    SCALELAW_RETURN_IF_ERROR(ParseColumn(*stmt, 0, &point, "metric point"));
+    points.push_back(std::move(point));
+  }
+  return points;
+}
+
+// --- workers -----------------------------------------------------------------
+
+absl::Status Store::InsertWorker(const std::string& worker_id,
+                                 const v1::RegisterWorkerRequest& info, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  return InTransaction([&]() -> absl::Status {
+    SCALELAW_ASSIGN_OR_RETURN(
+        auto stmt, Statement("INSERT INTO workers (worker_id, hostname, pid, device, threads, "
+                             "launcher_tag, registered_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    stmt->Bind(1, worker_id)
+        .Bind(2, info.hostname())
+        .Bind(3, info.pid())
+        .Bind(4, info.device())
+        .Bind(5, int64_t{info.threads()})
+        .Bind(6, info.launcher_tag())
+        .Bind(7, now_ms);
+    return stmt->Run();
+  });
+}
+
+absl::StatusOr<bool> Store::WorkerExists(const std::string& worker_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(auto stmt,
+                            Statement("SELECT COUNT(*) FROM workers WHERE worker_id = ?"));
+  stmt->Bind(1, worker_id);
+  SCALELAW_RETURN_IF_ERROR(stmt->Step().status());
+  return stmt->ColumnInt(0) > 0;
+}
+
+absl::StatusOr<int64_t> Store::CountWorkers() {
+  std::lock_guard lock(mu_);
+  return db_->QueryInt("SELECT COUNT(*) FROM workers");
+}
+
+}  // namespace scalelaw::coordinator

@@ -1,0 +1,140 @@
+// The coordinator's durable state: sweeps, trials, attempts, metric points and
+// workers in one SQLite file (WAL mode, synchronous=FULL). Every mutating
+// method is one transaction that has committed (and reached the disk) when the
+// method returns OK, so a caller may acknowledge an RPC after it: killing the
+// process at any moment loses nothing that was acknowledged.
+//
+// The store holds rows; the rules of the trial life cycle live in
+// TrialScheduler, which computes the new state of a trial and hands it to
+// CommitTrialWrites.
+//
+// Thread safety: every method is safe to call from any thread (one mutex
+// serialises the connection). Read-modify-write sequences spanning several
+// calls need the caller's own lock (TrialScheduler holds one).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "coordinator/sqlite_db.h"
+#include "scalelaw/v1/coordinator.pb.h"
+
+namespace scalelaw::coordinator {
+
+// A sweep as stored: its spec as submitted, plus bookkeeping.
+struct SweepRecord {
+  std::string sweep_id;
+  std::string name;
+  v1::SweepSpec spec;
+  std::string spec_yaml;  // the original text, for provenance; may be empty
+  int64_t created_ms = 0;
+  bool cancelled = false;
+};
+
+// One attempt at a trial: a lease given to a worker and how it ended.
+struct AttemptRecord {
+  std::string trial_id;
+  uint32_t attempt = 0;
+  std::string worker_id;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;   // 0 while the attempt is open
+  std::string outcome;  // "" while open; "succeeded", "diverged", "failed",
+                        // "lease_expired", "cancelled"
+  std::string reason;
+};
+
+// A new state of one trial (its mutable fields; trial.spec identifies it and
+// is not rewritten) plus, optionally, an attempts row: inserted when new; when
+// the attempt is already stored only end_ms, outcome and reason are updated
+// (worker and start time are kept).
+struct TrialWrite {
+  v1::Trial trial;
+  std::optional<AttemptRecord> attempt;
+};
+
+class Store {
+ public:
+  // The schema version this code writes (PRAGMA user_version).
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens or creates the store at `path`. A newer schema is refused.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  // --- sweeps --------------------------------------------------------------
+  // Stores a sweep and all its trials (PENDING, attempt 0) atomically.
+  // ALREADY_EXISTS when the sweep id is taken.
+  absl::Status InsertSweep(const SweepRecord& sweep, const std::vector<v1::TrialSpec>& trials);
+  absl::StatusOr<SweepRecord> GetSweep(const std::string& sweep_id);  // NOT_FOUND
+  absl::StatusOr<std::vector<SweepRecord>> ListSweeps();              // oldest first
+  absl::StatusOr<int64_t> CountSweeps();
+  // Marks the sweep cancelled and applies `writes` (its trials' new states)
+  // in one transaction.
+  absl::Status CancelSweep(const std::string& sweep_id, const std::vector<TrialWrite>& writes);
+
+  // --- trials --------------------------------------------------------------
+  absl::StatusOr<v1::Trial> GetTrial(const std::string& trial_id);  // NOT_FOUND
+  // A sweep's trials in plan order.
+  absl::StatusOr<std::vector<v1::Trial>> ListTrials(const std::string& sweep_id);
+  // Trials in any of `states`, across sweeps.
+  absl::StatusOr<std::vector<v1::Trial>> ListTrialsInStates(
+      const std::vector<v1::TrialState>& states);
+  // The next PENDING trial of a sweep that is not cancelled: oldest sweep
+  // first, then plan order. `sweep_id` empty: any sweep.
+  absl::StatusOr<std::optional<v1::Trial>> NextPendingTrial(const std::string& sweep_id);
+  // The LEASED or RUNNING trial held by `worker_id`, if any.
+  absl::StatusOr<std::optional<v1::Trial>> TrialHeldBy(const std::string& worker_id);
+  // Trials not yet ended (PENDING, LEASED, RUNNING); `sweep_id` empty: all.
+  absl::StatusOr<int64_t> CountUnendedTrials(const std::string& sweep_id);
+  // Applies every write in one transaction.
+  absl::Status CommitTrialWrites(const std::vector<TrialWrite>& writes);
+  absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(const std::string& trial_id);
+
+  // --- metrics -------------------------------------------------------------
+  // Stores `point` unless (trial_id, attempt, seq) is already held, and applies
+  // `trial_update` if given, in one transaction. Returns false for a
+  // duplicate (nothing changes then).
+  absl::StatusOr<bool> AppendMetric(const v1::MetricPoint& point,
+                                    const std::optional<v1::Trial>& trial_update);
+  // The points of one attempt, by sequence number.
+  absl::StatusOr<std::vector<v1::MetricPoint>> ListMetrics(const std::string& trial_id,
+                                                           uint32_t attempt);
+
+  // --- workers -------------------------------------------------------------
+  absl::Status InsertWorker(const std::string& worker_id, const v1::RegisterWorkerRequest& info,
+                            int64_t now_ms);
+  absl::StatusOr<bool> WorkerExists(const std::string& worker_id);
+  absl::StatusOr<int64_t> CountWorkers();
+
+ private:
+  class ScopedStatement;
+  explicit Store(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  absl::Status Migrate();
+  // A cached prepared statement for `sql`, reset when the returned guard dies.
+  absl::StatusOr<ScopedStatement> Statement(std::string_view sql);
+  template <typename Fn>
+  absl::Status InTransaction(Fn&& body);
+  absl::Status WriteTrial(const TrialWrite& write);
+  absl::StatusOr<std::vector<v1::Trial>> QueryTrials(const std::string& sql,
+                                                     const std::vector<std::string>& args);
+
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;
+  std::map<std::string, std::unique_ptr<SqliteStatement>, std::less<>> statements_;
+};
+
+// Whether a trial in `state` has ended (SUCCEEDED, DIVERGED, FAILED, CANCELLED).
+bool IsEnded(v1::TrialState state);
+
+}  // namespace scalelaw::coordinator

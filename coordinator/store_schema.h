@@ -1,0 +1,71 @@
+// The store's SQLite schema, one constant per version (PRAGMA user_version).
+// A new version adds a constant with the statements that migrate from the
+// previous one; Store::Migrate applies them in order.
+#pragma once
+
+namespace scalelaw::coordinator {
+
+// Schema version 1. Protos are stored as serialised bytes (the wire contract
+// is the single source of truth); the columns beside them are what queries
+// filter and sort on.
+inline constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE sweeps (
+  sweep_id   TEXT PRIMARY KEY,
+  name       TEXT NOT NULL,
+  spec       BLOB NOT NULL,
+  spec_yaml  TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  cancelled  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE trials (
+  trial_id          TEXT PRIMARY KEY,
+  sweep_id          TEXT NOT NULL REFERENCES sweeps(sweep_id),
+  idx               INTEGER NOT NULL,
+  spec              BLOB NOT NULL,
+  state             INTEGER NOT NULL,
+  attempt           INTEGER NOT NULL DEFAULT 0,
+  worker_id         TEXT NOT NULL DEFAULT '',
+  lease_deadline_ms INTEGER NOT NULL DEFAULT 0,
+  result            BLOB,
+  reason            TEXT NOT NULL DEFAULT '',
+  tokens_done       INTEGER NOT NULL DEFAULT 0,
+  latest_train_loss REAL NOT NULL DEFAULT 0,
+  latest_val_loss   REAL NOT NULL DEFAULT 0,
+  UNIQUE (sweep_id, idx)
+);
+CREATE INDEX trials_by_state ON trials (state, sweep_id, idx);
+CREATE INDEX trials_by_worker ON trials (worker_id);
+CREATE TABLE attempts (
+  trial_id  TEXT NOT NULL REFERENCES trials(trial_id),
+  attempt   INTEGER NOT NULL,
+  worker_id TEXT NOT NULL,
+  start_ms  INTEGER NOT NULL,
+  end_ms    INTEGER NOT NULL DEFAULT 0,
+  outcome   TEXT NOT NULL DEFAULT '',
+  reason    TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (trial_id, attempt)
+);
+CREATE TABLE metric_points (
+  trial_id     TEXT NOT NULL,
+  attempt      INTEGER NOT NULL,
+  seq          INTEGER NOT NULL,
+  step         INTEGER NOT NULL,
+  tokens       INTEGER NOT NULL,
+  train_loss   REAL,
+  val_loss     REAL,
+  wall_seconds REAL NOT NULL,
+  point        BLOB NOT NULL,
+  PRIMARY KEY (trial_id, attempt, seq)
+) WITHOUT ROWID;
+CREATE TABLE workers (
+  worker_id     TEXT PRIMARY KEY,
+  hostname      TEXT NOT NULL,
+  pid           INTEGER NOT NULL,
+  device        TEXT NOT NULL,
+  threads       INTEGER NOT NULL,
+  launcher_tag  TEXT NOT NULL,
+  registered_ms INTEGER NOT NULL
+);
+)sql";
+
+}  // namespace scalelaw::coordinator

@@ -1,0 +1,230 @@
+#include "coordinator/store.h"
+
+#include <sqlite3.h>
+
+#include "coordinator/test_util.h"
+#include "gtest/gtest.h"
+
+namespace scalelaw::coordinator {
+namespace {
+
+using testing::TempDir;
+
+std::vector<v1::TrialSpec> TwoTrials(const std::string& sweep_id) {
+  std::vector<v1::TrialSpec> trials(2);
+  for (int i = 0; i < 2; ++i) {
+    trials[i].set_trial_id(sweep_id + "-t00" + std::to_string(i));
+    trials[i].set_sweep_id(sweep_id);
+    trials[i].set_tokens(1000 * (i + 1));
+    trials[i].mutable_shape()->set_d_model(64);
+  }
+  return trials;
+}
+
+SweepRecord MakeSweep(const std::string& id) {
+  SweepRecord sweep;
+  sweep.sweep_id = id;
+  sweep.name = "demo";
+  sweep.spec.set_name("demo");
+  sweep.spec.add_tokens(1000);
+  sweep.spec_yaml = "name: demo\n";
+  sweep.created_ms = 1234;
+  return sweep;
+}
+
+TEST(StoreTest, SweepAndTrialsRoundTripAcrossReopen) {
+  TempDir dir;
+  const std::string path = dir.File("coordinator.db");
+  {
+    auto store = Store::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->InsertSweep(MakeSweep("demo-1"), TwoTrials("demo-1")).ok());
+
+    v1::Trial trial = *(*store)->GetTrial("demo-1-t001");
+    trial.set_state(v1::TRIAL_STATE_RUNNING);
+    trial.set_attempt(2);
+    trial.set_worker_id("w-7");
+    trial.set_lease_deadline_ms(99'000);
+    trial.set_tokens_done(512);
+    trial.set_latest_train_loss(3.5);
+    AttemptRecord attempt{"demo-1-t001", 2, "w-7", 50, 0, "", ""};
+    ASSERT_TRUE((*store)->CommitTrialWrites({TrialWrite{trial, attempt}}).ok());
+  }
+  auto store = Store::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+
+  auto sweep = (*store)->GetSweep("demo-1");
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  EXPECT_EQ(sweep->name, "demo");
+  EXPECT_EQ(sweep->spec_yaml, "name: demo\n");
+  EXPECT_EQ(sweep->created_ms, 1234);
+  EXPECT_FALSE(sweep->cancelled);
+  ASSERT_EQ(sweep->spec.tokens_size(), 1);
+
+  auto trials = (*store)->ListTrials("demo-1");
+  ASSERT_TRUE(trials.ok());
+  ASSERT_EQ(trials->size(), 2u);
+  EXPECT_EQ((*trials)[0].spec().trial_id(), "demo-1-t000");
+  EXPECT_EQ((*trials)[0].state(), v1::TRIAL_STATE_PENDING);
+  const v1::Trial& second = (*trials)[1];
+  EXPECT_EQ(second.state(), v1::TRIAL_STATE_RUNNING);
+  EXPECT_EQ(second.attempt(), 2u);
+  EXPECT_EQ(second.worker_id(), "w-7");
+  EXPECT_EQ(second.lease_deadline_ms(), 99'000);
+  EXPECT_EQ(second.tokens_done(), 512u);
+  EXPECT_DOUBLE_EQ(second.latest_train_loss(), 3.5);
+  EXPECT_EQ(second.spec().tokens(), 2000u);
+
+  auto held = (*store)->TrialHeldBy("w-7");
+  ASSERT_TRUE(held.ok());
+  ASSERT_TRUE(held->has_value());
+  EXPECT_EQ((*held)->spec().trial_id(), "demo-1-t001");
+  EXPECT_EQ(*(*store)->CountUnendedTrials("demo-1"), 2);
+
+  auto attempts = (*store)->ListAttempts("demo-1-t001");
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].worker_id, "w-7");
+  EXPECT_EQ((*attempts)[0].start_ms, 50);
+}
+
+TEST(StoreTest, EndingAnAttemptKeepsItsStart) {
+  TempDir dir;
+  auto store = *Store::Open(dir.File("db"));
+  ASSERT_TRUE(store->InsertSweep(MakeSweep("s-1"), TwoTrials("s-1")).ok());
+  v1::Trial trial = *store->GetTrial("s-1-t000");
+  trial.set_attempt(1);
+  ASSERT_TRUE(
+      store->CommitTrialWrites({{trial, AttemptRecord{"s-1-t000", 1, "w-1", 10, 0, "", ""}}}).ok());
+  trial.set_state(v1::TRIAL_STATE_SUCCEEDED);
+  ASSERT_TRUE(store
+                  ->CommitTrialWrites(
+                      {{trial, AttemptRecord{"s-1-t000", 1, "w-1", 90, 90, "succeeded", ""}}})
+                  .ok());
+  auto attempts = *store->ListAttempts("s-1-t000");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].start_ms, 10);
+  EXPECT_EQ(attempts[0].end_ms, 90);
+  EXPECT_EQ(attempts[0].outcome, "succeeded");
+  EXPECT_EQ(*store->CountUnendedTrials("s-1"), 1);
+}
+
+TEST(StoreTest, DuplicateMetricPointIsIgnored) {
+  TempDir dir;
+  const std::string path = dir.File("db");
+  {
+    auto store = *Store::Open(path);
+    ASSERT_TRUE(store->InsertSweep(MakeSweep("s-1"), TwoTrials("s-1")).ok());
+    v1::MetricPoint point;
+    point.set_trial_id("s-1-t000");
+    point.set_attempt(1);
+    point.set_seq(0);
+    point.set_tokens(100);
+    point.set_train_loss(4.0);
+    EXPECT_EQ(*store->AppendMetric(point, std::nullopt), true);
+    point.set_train_loss(9.0);  // a resend must not overwrite
+    EXPECT_EQ(*store->AppendMetric(point, std::nullopt), false);
+    point.set_seq(1);
+    point.set_tokens(200);
+    EXPECT_EQ(*store->AppendMetric(point, std::nullopt), true);
+    point.set_attempt(2);
+    point.set_seq(0);
+    EXPECT_EQ(*store->AppendMetric(point, std::nullopt), true);
+  }
+  auto store = *Store::Open(path);
+  auto points = store->ListMetrics("s-1-t000", 1);
+  ASSERT_TRUE(points.ok());
+  ASSERT_EQ(points->size(), 2u);
+  EXPECT_EQ((*points)[0].seq(), 0u);
+  EXPECT_DOUBLE_EQ((*points)[0].train_loss(), 4.0);
+  EXPECT_EQ((*points)[1].tokens(), 200u);
+  EXPECT_EQ(store->ListMetrics("s-1-t000", 2)->size(), 1u);
+}
+
+TEST(StoreTest, MetricWithTrialUpdateIsAtomicAndSkippedForDuplicates) {
+  TempDir dir;
+  auto store = *Store::Open(dir.File("db"));
+  ASSERT_TRUE(store->InsertSweep(MakeSweep("s-1"), TwoTrials("s-1")).ok());
+  v1::Trial trial = *store->GetTrial("s-1-t000");
+  trial.set_latest_train_loss(2.5);
+  v1::MetricPoint point;
+  point.set_trial_id("s-1-t000");
+  point.set_attempt(1);
+  ASSERT_TRUE(*store->AppendMetric(point, trial));
+  EXPECT_DOUBLE_EQ(store->GetTrial("s-1-t000")->latest_train_loss(), 2.5);
+  trial.set_latest_train_loss(7.0);
+  ASSERT_FALSE(*store->AppendMetric(point, trial));
+  EXPECT_DOUBLE_EQ(store->GetTrial("s-1-t000")->latest_train_loss(), 2.5);
+}
+
+TEST(StoreTest, DuplicateSweepAndUnknownIdsAreErrors) {
+  TempDir dir;
+  auto store = *Store::Open(dir.File("db"));
+  ASSERT_TRUE(store->InsertSweep(MakeSweep("s-1"), TwoTrials("s-1")).ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(store->InsertSweep(MakeSweep("s-1"), {})));
+  EXPECT_TRUE(absl::IsNotFound(store->GetSweep("nope").status()));
+  EXPECT_TRUE(absl::IsNotFound(store->GetTrial("nope").status()));
+  v1::Trial ghost;
+  ghost.mutable_spec()->set_trial_id("ghost");
+  EXPECT_TRUE(absl::IsNotFound(store->CommitTrialWrites({TrialWrite{ghost, std::nullopt}})));
+  EXPECT_TRUE(absl::IsNotFound(store->CancelSweep("nope", {})));
+}
+
+TEST(StoreTest, FailedTransactionLeavesNoTrace) {
+  TempDir dir;
+  auto store = *Store::Open(dir.File("db"));
+  ASSERT_TRUE(store->InsertSweep(MakeSweep("s-1"), TwoTrials("s-1")).ok());
+  v1::Trial good = *store->GetTrial("s-1-t000");
+  good.set_state(v1::TRIAL_STATE_FAILED);
+  v1::Trial ghost;
+  ghost.mutable_spec()->set_trial_id("ghost");
+  EXPECT_FALSE(store->CommitTrialWrites({{good, std::nullopt}, {ghost, std::nullopt}}).ok());
+  EXPECT_EQ(store->GetTrial("s-1-t000")->state(), v1::TRIAL_STATE_PENDING);
+}
+
+TEST(StoreTest, CancelAndPendingOrder) {
+  TempDir dir;
+  auto store = *Store::Open(dir.File("db"));
+  SweepRecord first = MakeSweep("a-1");
+  first.created_ms = 1;
+  SweepRecord second = MakeSweep("b-2");
+  second.created_ms = 2;
+  ASSERT_TRUE(store->InsertSweep(second, TwoTrials("b-2")).ok());
+  ASSERT_TRUE(store->InsertSweep(first, TwoTrials("a-1")).ok());
+  EXPECT_EQ((*store->NextPendingTrial(""))->spec().trial_id(), "a-1-t000");
+  EXPECT_EQ((*store->NextPendingTrial("b-2"))->spec().trial_id(), "b-2-t000");
+
+  ASSERT_TRUE(store->CancelSweep("a-1", {}).ok());
+  EXPECT_TRUE(store->GetSweep("a-1")->cancelled);
+  EXPECT_EQ((*store->NextPendingTrial(""))->spec().trial_id(), "b-2-t000");
+  EXPECT_FALSE(store->NextPendingTrial("a-1")->has_value());
+  EXPECT_EQ(store->ListSweeps()->front().sweep_id, "a-1");
+}
+
+TEST(StoreTest, FileIsWalWithVersionedSchema) {
+  TempDir dir;
+  const std::string path = dir.File("db");
+  ASSERT_TRUE(Store::Open(path).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  auto query_text = [&](const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+    std::string value;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    return value;
+  };
+  EXPECT_EQ(query_text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(query_text("PRAGMA user_version"), std::to_string(Store::kSchemaVersion));
+  // A file from a newer scalelaw is refused rather than misread.
+  sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  auto reopened = Store::Open(path);
+  EXPECT_TRUE(absl::IsFailedPrecondition(reopened.status())) << reopened.status();
+}
+
+}  // namespace
+}  // namespace scalelaw::coordinator

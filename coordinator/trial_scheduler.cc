@@ -1,0 +1,345 @@
+#include "coordinator/trial_scheduler.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "sweeps/planner.h"
+#include "sweeps/spec_validator.h"
+
+namespace scalelaw::coordinator {
+namespace {
+
+absl::Status RequireNonEmpty(const std::string& value, const char* field) {
+  if (value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+  }
+  return absl::OkStatus();
+}
+
+bool IsLive(v1::TrialState state) {
+  return state == v1::TRIAL_STATE_LEASED || state == v1::TRIAL_STATE_RUNNING;
+}
+
+// Whether (worker, attempt) holds the trial's live lease.
+bool HoldsLease(const v1::Trial& trial, const std::string& worker_id, uint32_t attempt) {
+  return IsLive(trial.state()) && trial.attempt() == attempt && trial.worker_id() == worker_id;
+}
+
+// "Quick Start!" -> "quick-start": a sweep id prefix safe for paths and URLs.
+std::string SlugOf(std::string_view name) {
+  std::string slug;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      slug += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (!slug.empty() && slug.back() != '-') {
+      slug += '-';
+    }
+    if (slug.size() >= 40) break;
+  }
+  while (!slug.empty() && slug.back() == '-') slug.pop_back();
+  return slug.empty() ? "sweep" : slug;
+}
+
+// Closes the open attempt row of `trial` (a no-op row for attempt 0).
+std::optional<AttemptRecord> EndAttempt(const v1::Trial& trial, int64_t now_ms, std::string outcome,
+                                        std::string reason) {
+  if (trial.attempt() == 0) return std::nullopt;
+  return AttemptRecord{trial.spec().trial_id(), trial.attempt(),  trial.worker_id(), now_ms, now_ms,
+                       std::move(outcome),      std::move(reason)};
+}
+
+}  // namespace
+
+TrialScheduler::TrialScheduler(Store* store, const Clock* clock, SchedulerOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+int64_t TrialScheduler::DeadlineFromNow() const {
+  return clock_->NowMs() + options_.lease_timeout.count();
+}
+
+absl::StatusOr<uint32_t> TrialScheduler::MaxAttempts(const std::string& sweep_id) {
+  SCALELAW_ASSIGN_OR_RETURN(SweepRecord sweep, store_->GetSweep(sweep_id));
+  uint32_t max_attempts = sweep.spec.max_attempts();
+  return max_attempts > 0 ? max_attempts : options_.default_max_attempts;
+}
+
+absl::StatusOr<std::string> TrialScheduler::RegisterWorker(
+    const v1::RegisterWorkerRequest& request) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(int64_t n, store_->CountWorkers());
+  for (;; ++n) {
+    std::string worker_id = absl::StrCat("w-", n + 1);
+    SCALELAW_ASSIGN_OR_RETURN(bool taken, store_->WorkerExists(worker_id));
+    if (taken) continue;
+    SCALELAW_RETURN_IF_ERROR(store_->InsertWorker(worker_id, request, clock_->NowMs()));
+    return worker_id;
+  }
+}
+
+absl::StatusOr<v1::SubmitSweepResponse> TrialScheduler::SubmitSweep(
+    const v1::SubmitSweepRequest& request) {
+  if (!request.has_spec()) return absl::InvalidArgumentError("spec: missing");
+  absl::Status valid = sweeps::ValidateSweepSpec(request.spec());
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid sweep spec: ", valid.message()));
+  }
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(int64_t n, store_->CountSweeps());
+  std::string sweep_id;
+  for (;; ++n) {
+    sweep_id = absl::StrCat(SlugOf(request.spec().name()), "-", n + 1);
+    if (absl::IsNotFound(store_->GetSweep(sweep_id).status())) break;
+  }
+  auto trials = sweeps::PlanGrid(request.spec(), sweep_id);
+  if (!trials.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot plan sweep spec: ", trials.status().message()));
+  }
+  if (trials->empty()) return absl::InvalidArgumentError("sweep spec plans no trials");
+  for (v1::TrialSpec& trial : *trials) trial.set_sweep_id(sweep_id);
+
+  SweepRecord sweep{sweep_id,        request.spec().name(), request.spec(), request.spec_yaml(),
+                    clock_->NowMs(), /*cancelled=*/false};
+  SCALELAW_RETURN_IF_ERROR(store_->InsertSweep(sweep, *trials));
+  v1::SubmitSweepResponse response;
+  response.set_sweep_id(sweep_id);
+  response.set_n_trials(static_cast<uint32_t>(trials->size()));
+  return response;
+}
+
+absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
+    const v1::LeaseTrialRequest& request) {
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.worker_id(), "worker_id"));
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(bool known, store_->WorkerExists(request.worker_id()));
+  if (!known) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown worker_id '", request.worker_id(), "'; call RegisterWorker first"));
+  }
+  if (!request.sweep_id().empty()) {
+    SCALELAW_RETURN_IF_ERROR(store_->GetSweep(request.sweep_id()).status());
+  }
+
+  v1::LeaseTrialResponse response;
+  SCALELAW_ASSIGN_OR_RETURN(std::optional<v1::Trial> held,
+                            store_->TrialHeldBy(request.worker_id()));
+  std::optional<v1::Trial> trial;
+  std::optional<AttemptRecord> attempt_row;
+  if (held) {
+    trial = std::move(held);
+    trial->set_lease_deadline_ms(DeadlineFromNow());
+  } else {
+    SCALELAW_ASSIGN_OR_RETURN(trial, store_->NextPendingTrial(request.sweep_id()));
+    if (trial) {
+      trial->set_state(v1::TRIAL_STATE_LEASED);
+      trial->set_attempt(trial->attempt() + 1);
+      trial->set_worker_id(request.worker_id());
+      trial->set_lease_deadline_ms(DeadlineFromNow());
+      attempt_row = AttemptRecord{trial->spec().trial_id(),
+                                  trial->attempt(),
+                                  request.worker_id(),
+                                  clock_->NowMs(),
+                                  0,
+                                  "",
+                                  ""};
+    }
+  }
+  if (!trial) {
+    SCALELAW_ASSIGN_OR_RETURN(int64_t unended, store_->CountUnendedTrials(request.sweep_id()));
+    response.set_granted(false);
+    response.set_retry_after_ms(static_cast<uint32_t>(options_.retry_after.count()));
+    response.set_no_more_work(unended == 0);
+    return response;
+  }
+  SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{*trial, attempt_row}}));
+  response.set_granted(true);
+  *response.mutable_trial() = trial->spec();
+  response.set_attempt(trial->attempt());
+  response.set_lease_deadline_ms(trial->lease_deadline_ms());
+  return response;
+}
+
+absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
+    const v1::HeartbeatRequest& request) {
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.worker_id(), "worker_id"));
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.trial_id(), "trial_id"));
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(request.trial_id()));
+  v1::HeartbeatResponse response;
+  if (!HoldsLease(trial, request.worker_id(), request.attempt())) {
+    response.set_keep_going(false);
+    return response;
+  }
+  trial.set_state(v1::TRIAL_STATE_RUNNING);
+  trial.set_lease_deadline_ms(DeadlineFromNow());
+  trial.set_tokens_done(std::max(trial.tokens_done(), request.tokens_done()));
+  SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, std::nullopt}}));
+  response.set_keep_going(true);
+  response.set_lease_deadline_ms(trial.lease_deadline_ms());
+  return response;
+}
+
+absl::StatusOr<MetricWrite> TrialScheduler::RecordMetric(const v1::MetricPoint& point) {
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(point.trial_id(), "trial_id"));
+  if (point.attempt() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trial ", point.trial_id(), ": attempt must be >= 1, got 0"));
+  }
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(point.trial_id()));
+  if (point.attempt() != trial.attempt()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("trial ", point.trial_id(), ": attempt ", point.attempt(),
+                     " no longer holds the lease (current attempt ", trial.attempt(), ")"));
+  }
+  // Points of an ended trial's last attempt (e.g. sent just before the
+  // completion) are kept, but no longer change the trial.
+  std::optional<v1::Trial> update;
+  if (!IsEnded(trial.state())) {
+    if (trial.state() == v1::TRIAL_STATE_LEASED) trial.set_state(v1::TRIAL_STATE_RUNNING);
+    if (point.has_train_loss()) trial.set_latest_train_loss(point.train_loss());
+    if (point.has_val_loss()) trial.set_latest_val_loss(point.val_loss());
+    trial.set_tokens_done(std::max(trial.tokens_done(), point.tokens()));
+    update = std::move(trial);
+  }
+  SCALELAW_ASSIGN_OR_RETURN(bool inserted, store_->AppendMetric(point, update));
+  return inserted ? MetricWrite::kStored : MetricWrite::kDuplicate;
+}
+
+absl::StatusOr<bool> TrialScheduler::CompleteTrial(const v1::CompleteTrialRequest& request) {
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.worker_id(), "worker_id"));
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.trial_id(), "trial_id"));
+  const v1::TrialResult& result = request.result();
+  if (!result.diverged() && !std::isfinite(result.final_val_loss())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trial ", request.trial_id(),
+                     ": result.final_val_loss must be finite unless result.diverged is set, got ",
+                     result.final_val_loss()));
+  }
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(request.trial_id()));
+  const v1::TrialState ended =
+      result.diverged() ? v1::TRIAL_STATE_DIVERGED : v1::TRIAL_STATE_SUCCEEDED;
+  if (trial.state() == ended && trial.attempt() == request.attempt() &&
+      trial.worker_id() == request.worker_id()) {
+    return true;  // a resend of a completion already stored
+  }
+  if (!HoldsLease(trial, request.worker_id(), request.attempt())) return false;
+
+  const int64_t now_ms = clock_->NowMs();
+  trial.set_state(ended);
+  *trial.mutable_result() = result;
+  trial.set_reason(result.diverged() ? result.divergence_reason() : "");
+  trial.set_lease_deadline_ms(0);
+  trial.set_tokens_done(std::max(trial.tokens_done(), result.tokens()));
+  if (!result.diverged()) trial.set_latest_val_loss(result.final_val_loss());
+  if (result.final_train_loss() != 0) trial.set_latest_train_loss(result.final_train_loss());
+  auto attempt_row =
+      EndAttempt(trial, now_ms, result.diverged() ? "diverged" : "succeeded", trial.reason());
+  SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, attempt_row}}));
+  return true;
+}
+
+absl::StatusOr<bool> TrialScheduler::FailTrial(const v1::FailTrialRequest& request) {
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.worker_id(), "worker_id"));
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.trial_id(), "trial_id"));
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(request.trial_id()));
+  if (!HoldsLease(trial, request.worker_id(), request.attempt())) return false;
+  SCALELAW_ASSIGN_OR_RETURN(uint32_t max_attempts, MaxAttempts(trial.spec().sweep_id()));
+
+  const std::string why = request.reason().empty() ? "no reason given" : request.reason();
+  auto attempt_row = EndAttempt(trial, clock_->NowMs(), "failed", why);
+  const bool retry = request.retriable() && trial.attempt() < max_attempts;
+  trial.set_state(retry ? v1::TRIAL_STATE_PENDING : v1::TRIAL_STATE_FAILED);
+  trial.set_reason(
+      retry ? absl::StrCat("attempt ", trial.attempt(), " failed: ", why)
+            : absl::StrCat("attempt ", trial.attempt(), " of ", max_attempts, " failed: ", why));
+  if (retry) trial.clear_worker_id();
+  trial.set_lease_deadline_ms(0);
+  SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, attempt_row}}));
+  return true;
+}
+
+absl::StatusOr<uint32_t> TrialScheduler::CancelSweep(const std::string& sweep_id) {
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(sweep_id, "sweep_id"));
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(SweepRecord sweep, store_->GetSweep(sweep_id));
+  if (sweep.cancelled) return 0u;
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store_->ListTrials(sweep_id));
+  const int64_t now_ms = clock_->NowMs();
+  std::vector<TrialWrite> writes;
+  for (v1::Trial& trial : trials) {
+    if (IsEnded(trial.state())) continue;
+    std::optional<AttemptRecord> attempt_row;
+    if (IsLive(trial.state()))
+      attempt_row = EndAttempt(trial, now_ms, "cancelled", "sweep cancelled");
+    trial.set_state(v1::TRIAL_STATE_CANCELLED);
+    trial.set_reason("sweep cancelled");
+    trial.set_lease_deadline_ms(0);
+    writes.push_back(TrialWrite{std::move(trial), std::move(attempt_row)});
+  }
+  if (writes.empty()) return 0u;  // every trial had ended: the sweep is DONE
+  SCALELAW_RETURN_IF_ERROR(store_->CancelSweep(sweep_id, writes));
+  return static_cast<uint32_t>(writes.size());
+}
+
+absl::StatusOr<int> TrialScheduler::ExpireLeases() {
+  std::lock_guard lock(mu_);
+  const int64_t now_ms = clock_->NowMs();
+  SCALELAW_ASSIGN_OR_RETURN(
+      std::vector<v1::Trial> live,
+      store_->ListTrialsInStates({v1::TRIAL_STATE_LEASED, v1::TRIAL_STATE_RUNNING}));
+  int expired = 0;
+  for (v1::Trial& trial : live) {
+    if (now_ms <= trial.lease_deadline_ms()) continue;
+    SCALELAW_ASSIGN_OR_RETURN(uint32_t max_attempts, MaxAttempts(trial.spec().sweep_id()));
+    SCALELAW_ASSIGN_OR_RETURN(std::vector<AttemptRecord> attempts,
+                              store_->ListAttempts(trial.spec().trial_id()));
+    const auto earlier_expiries =
+        std::count_if(attempts.begin(), attempts.end(), [&](const AttemptRecord& a) {
+          return a.outcome == "lease_expired" && a.attempt != trial.attempt();
+        });
+    const int64_t expiries = earlier_expiries + 1;
+    auto attempt_row = EndAttempt(trial, now_ms, "lease_expired",
+                                  absl::StrCat("no heartbeat from ", trial.worker_id()));
+    if (trial.attempt() >= max_attempts) {
+      trial.set_state(v1::TRIAL_STATE_FAILED);
+      trial.set_reason(absl::StrCat("lease expired ", expiries, expiries == 1 ? " time" : " times",
+                                    " (", trial.attempt(), " of ", max_attempts,
+                                    " attempts used)"));
+    } else {
+      trial.set_state(v1::TRIAL_STATE_PENDING);
+      trial.set_reason(
+          absl::StrCat("attempt ", trial.attempt(), ": lease of ", trial.worker_id(), " expired"));
+      trial.clear_worker_id();
+    }
+    trial.set_lease_deadline_ms(0);
+    SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, attempt_row}}));
+    ++expired;
+  }
+  return expired;
+}
+
+absl::Status TrialScheduler::RenewLiveLeases() {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      std::vector<v1::Trial> live,
+      store_->ListTrialsInStates({v1::TRIAL_STATE_LEASED, v1::TRIAL_STATE_RUNNING}));
+  std::vector<TrialWrite> writes;
+  const int64_t deadline = DeadlineFromNow();
+  for (v1::Trial& trial : live) {
+    if (trial.lease_deadline_ms() >= deadline) continue;
+    trial.set_lease_deadline_ms(deadline);
+    writes.push_back(TrialWrite{std::move(trial), std::nullopt});
+  }
+  if (writes.empty()) return absl::OkStatus();
+  return store_->CommitTrialWrites(writes);
+}
+
+}  // namespace scalelaw::coordinator

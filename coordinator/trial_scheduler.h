@@ -1,0 +1,108 @@
+// The trial life cycle and leases:
+//
+//   PENDING -> LEASED(worker, attempt, deadline) -> RUNNING -> SUCCEEDED | DIVERGED
+//                                                            | FAILED | CANCELLED
+//
+// - A lease gives one trial to one worker with attempt = previous attempt + 1
+//   and a deadline now + lease_timeout. Each heartbeat from the holder extends
+//   the deadline; the first heartbeat or metric point moves LEASED to RUNNING.
+// - ExpireLeases() puts every trial whose deadline has passed back to PENDING
+//   (the attempt number is kept, so the next lease is attempt + 1), or FAILED
+//   with "lease expired N times" once the sweep's max_attempts are used.
+// - Heartbeat, CompleteTrial, FailTrial and metric points are honoured only from
+//   the current attempt of the current holder; a stale caller gets
+//   keep_going=false / accepted=false / FAILED_PRECONDITION and nothing changes.
+// - Cancelling a sweep ends its unended trials as CANCELLED; holders learn it
+//   from their next heartbeat.
+//
+// Every change is committed to the Store before the method returns, so the
+// RPC layer may acknowledge it. "No trial available" is a normal result
+// (granted=false), not an error. Errors: INVALID_ARGUMENT for malformed input
+// (empty ids, non-finite results), NOT_FOUND for unknown workers, sweeps and
+// trials, and the store's errors.
+//
+// Thread safety: all methods are thread-safe; one mutex serialises state
+// changes so each read-modify-write of a trial is atomic.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "coordinator/clock.h"
+#include "coordinator/store.h"
+#include "scalelaw/v1/coordinator.pb.h"
+
+namespace scalelaw::coordinator {
+
+struct SchedulerOptions {
+  // How long a lease lives without a heartbeat.
+  std::chrono::milliseconds lease_timeout{30000};
+  // What a worker is told to wait when no trial is free.
+  std::chrono::milliseconds retry_after{1000};
+  // Attempts per trial when the sweep spec leaves max_attempts at 0.
+  uint32_t default_max_attempts = 3;
+};
+
+// Whether a metric point was new or a resend the store already held.
+enum class MetricWrite { kStored, kDuplicate };
+
+class TrialScheduler {
+ public:
+  // `store` and `clock` are not owned and must outlive the scheduler.
+  TrialScheduler(Store* store, const Clock* clock, SchedulerOptions options = {});
+
+  // Records a worker and returns its new id ("w-<n>").
+  absl::StatusOr<std::string> RegisterWorker(const v1::RegisterWorkerRequest& request);
+
+  // Validates the spec (sweeps::ValidateSweepSpec; INVALID_ARGUMENT names the
+  // field), plans its grid and stores the sweep with all its trials at once.
+  // The sweep id is "<name>-<n>", n counting sweeps in this store.
+  absl::StatusOr<v1::SubmitSweepResponse> SubmitSweep(const v1::SubmitSweepRequest& request);
+
+  // Gives the worker the next PENDING trial (of `sweep_id`, or any sweep when
+  // empty). A worker that already holds a lease gets that same trial and
+  // attempt back with a fresh deadline, so a lost response is harmless.
+  absl::StatusOr<v1::LeaseTrialResponse> LeaseTrial(const v1::LeaseTrialRequest& request);
+
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
+
+  // Stores a point of the trial's current attempt (a resend is kDuplicate) and
+  // updates the trial's latest losses and tokens. FAILED_PRECONDITION for a
+  // point of an attempt that is not the trial's current one.
+  absl::StatusOr<MetricWrite> RecordMetric(const v1::MetricPoint& point);
+
+  // True when accepted. A resent completion of the same attempt is accepted
+  // again without change.
+  absl::StatusOr<bool> CompleteTrial(const v1::CompleteTrialRequest& request);
+  absl::StatusOr<bool> FailTrial(const v1::FailTrialRequest& request);
+
+  // Returns how many trials were cancelled (0 for a sweep already cancelled or
+  // done; a done sweep stays DONE).
+  absl::StatusOr<uint32_t> CancelSweep(const std::string& sweep_id);
+
+  // Requeues or fails every trial whose lease deadline has passed. Returns how
+  // many leases expired.
+  absl::StatusOr<int> ExpireLeases();
+
+  // Gives every live lease (LEASED, RUNNING) at least a full lease_timeout from
+  // now; called when a coordinator reopens its store, so workers that outlived
+  // a restart have time to heartbeat before their leases expire.
+  absl::Status RenewLiveLeases();
+
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  absl::StatusOr<uint32_t> MaxAttempts(const std::string& sweep_id);
+  int64_t DeadlineFromNow() const;
+
+  Store* const store_;
+  const Clock* const clock_;
+  const SchedulerOptions options_;
+  std::mutex mu_;
+};
+
+}  // namespace scalelaw::coordinator

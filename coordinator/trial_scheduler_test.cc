@@ -1,0 +1,362 @@
+#include "coordinator/trial_scheduler.h"
+
+#include <cmath>
+#include <limits>
+
+#include "coordinator/test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace scalelaw::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class TrialSchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open(dir_.File("coordinator.db"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    SchedulerOptions options;
+    options.lease_timeout = 10s;
+    options.retry_after = 250ms;
+    scheduler_ = std::make_unique<TrialScheduler>(store_.get(), &clock_, options);
+  }
+
+  std::string Submit(uint32_t max_attempts = 2) {
+    v1::SubmitSweepRequest request;
+    *request.mutable_spec() = testing::SmallSweepSpec(max_attempts);
+    auto response = scheduler_->SubmitSweep(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->n_trials(), 2u);
+    return response->sweep_id();
+  }
+
+  std::string Register() {
+    v1::RegisterWorkerRequest request;
+    request.set_hostname("localhost");
+    auto id = scheduler_->RegisterWorker(request);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return *id;
+  }
+
+  v1::LeaseTrialResponse Lease(const std::string& worker, const std::string& sweep = "") {
+    v1::LeaseTrialRequest request;
+    request.set_worker_id(worker);
+    request.set_sweep_id(sweep);
+    auto response = scheduler_->LeaseTrial(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : v1::LeaseTrialResponse();
+  }
+
+  v1::HeartbeatResponse Beat(const std::string& worker, const v1::LeaseTrialResponse& lease,
+                             uint64_t tokens = 0) {
+    v1::HeartbeatRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(lease.trial().trial_id());
+    request.set_attempt(lease.attempt());
+    request.set_tokens_done(tokens);
+    auto response = scheduler_->Heartbeat(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return *response;
+  }
+
+  absl::StatusOr<bool> Complete(const std::string& worker, const std::string& trial_id,
+                                uint32_t attempt, double loss = 3.0, bool diverged = false) {
+    v1::CompleteTrialRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(trial_id);
+    request.set_attempt(attempt);
+    request.mutable_result()->set_final_val_loss(loss);
+    request.mutable_result()->set_tokens(1'000'000);
+    request.mutable_result()->set_diverged(diverged);
+    if (diverged) request.mutable_result()->set_divergence_reason("loss is nan");
+    return scheduler_->CompleteTrial(request);
+  }
+
+  absl::StatusOr<v1::LeaseTrialResponse> Lease_(const std::string& worker) {
+    v1::LeaseTrialRequest request;
+    request.set_worker_id(worker);
+    return scheduler_->LeaseTrial(request);
+  }
+
+  v1::Trial TrialOf(const std::string& trial_id) { return *store_->GetTrial(trial_id); }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<TrialScheduler> scheduler_;
+};
+
+TEST_F(TrialSchedulerTest, LeaseHeartbeatCompleteAndNoMoreWork) {
+  const std::string sweep = Submit();
+  EXPECT_EQ(sweep, "unit-sweep-1");
+  const std::string worker = Register();
+
+  v1::LeaseTrialResponse lease = Lease(worker, sweep);
+  ASSERT_TRUE(lease.granted());
+  EXPECT_EQ(lease.trial().trial_id(), sweep + "-t000");
+  EXPECT_EQ(lease.attempt(), 1u);
+  EXPECT_EQ(lease.lease_deadline_ms(), clock_.NowMs() + 10'000);
+  EXPECT_EQ(TrialOf(lease.trial().trial_id()).state(), v1::TRIAL_STATE_LEASED);
+
+  clock_.Advance(4s);
+  v1::HeartbeatResponse beat = Beat(worker, lease, 4096);
+  EXPECT_TRUE(beat.keep_going());
+  EXPECT_EQ(beat.lease_deadline_ms(), clock_.NowMs() + 10'000);
+  v1::Trial running = TrialOf(lease.trial().trial_id());
+  EXPECT_EQ(running.state(), v1::TRIAL_STATE_RUNNING);
+  EXPECT_EQ(running.tokens_done(), 4096u);
+
+  ASSERT_TRUE(*Complete(worker, lease.trial().trial_id(), 1, 2.75));
+  v1::Trial done = TrialOf(lease.trial().trial_id());
+  EXPECT_EQ(done.state(), v1::TRIAL_STATE_SUCCEEDED);
+  EXPECT_DOUBLE_EQ(done.result().final_val_loss(), 2.75);
+  // A resent completion is accepted again and changes nothing.
+  EXPECT_TRUE(*Complete(worker, lease.trial().trial_id(), 1, 9.0));
+  EXPECT_DOUBLE_EQ(TrialOf(lease.trial().trial_id()).result().final_val_loss(), 2.75);
+
+  v1::LeaseTrialResponse second = Lease(worker, sweep);
+  ASSERT_TRUE(second.granted());
+  EXPECT_EQ(second.trial().trial_id(), sweep + "-t001");
+  v1::LeaseTrialResponse none = Lease(Register(), sweep);
+  EXPECT_FALSE(none.granted());
+  EXPECT_FALSE(none.no_more_work()) << "t001 is still leased";
+  EXPECT_EQ(none.retry_after_ms(), 250u);
+
+  ASSERT_TRUE(*Complete(worker, second.trial().trial_id(), 1, 0, /*diverged=*/true));
+  v1::Trial diverged = TrialOf(second.trial().trial_id());
+  EXPECT_EQ(diverged.state(), v1::TRIAL_STATE_DIVERGED);
+  EXPECT_EQ(diverged.reason(), "loss is nan");
+  v1::LeaseTrialResponse idle = Lease(worker, sweep);
+  EXPECT_FALSE(idle.granted());
+  EXPECT_TRUE(idle.no_more_work());
+  EXPECT_TRUE(Lease(worker).no_more_work());
+}
+
+TEST_F(TrialSchedulerTest, LeaseAgainReturnsTheHeldTrial) {
+  Submit();
+  const std::string worker = Register();
+  v1::LeaseTrialResponse first = Lease(worker);
+  clock_.Advance(1s);
+  v1::LeaseTrialResponse again = Lease(worker);
+  ASSERT_TRUE(again.granted());
+  EXPECT_EQ(again.trial().trial_id(), first.trial().trial_id());
+  EXPECT_EQ(again.attempt(), first.attempt());
+  EXPECT_GT(again.lease_deadline_ms(), first.lease_deadline_ms());
+}
+
+TEST_F(TrialSchedulerTest, HeartbeatsKeepTheLeaseAlive) {
+  Submit();
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker);
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(8s);
+    ASSERT_TRUE(Beat(worker, lease).keep_going());
+    EXPECT_EQ(*scheduler_->ExpireLeases(), 0);
+  }
+  EXPECT_EQ(TrialOf(lease.trial().trial_id()).state(), v1::TRIAL_STATE_RUNNING);
+}
+
+TEST_F(TrialSchedulerTest, ExpiredLeaseIsRequeuedWithTheNextAttempt) {
+  Submit(/*max_attempts=*/3);
+  const std::string w1 = Register();
+  const std::string w2 = Register();
+  v1::LeaseTrialResponse lease = Lease(w1);
+  const std::string trial_id = lease.trial().trial_id();
+
+  clock_.Advance(10s);
+  EXPECT_EQ(*scheduler_->ExpireLeases(), 0) << "at the deadline the lease still holds";
+  clock_.Advance(1ms);
+  EXPECT_EQ(*scheduler_->ExpireLeases(), 1);
+  v1::Trial requeued = TrialOf(trial_id);
+  EXPECT_EQ(requeued.state(), v1::TRIAL_STATE_PENDING);
+  EXPECT_EQ(requeued.attempt(), 1u);
+  EXPECT_THAT(requeued.reason(), HasSubstr("expired"));
+
+  v1::LeaseTrialResponse retry = Lease(w2);
+  ASSERT_TRUE(retry.granted());
+  EXPECT_EQ(retry.trial().trial_id(), trial_id);
+  EXPECT_EQ(retry.attempt(), 2u);
+
+  // The first holder comes back: everything it says is stale and changes nothing.
+  EXPECT_FALSE(Beat(w1, lease).keep_going());
+  EXPECT_FALSE(*Complete(w1, trial_id, 1));
+  v1::FailTrialRequest fail;
+  fail.set_worker_id(w1);
+  fail.set_trial_id(trial_id);
+  fail.set_attempt(1);
+  EXPECT_FALSE(*scheduler_->FailTrial(fail));
+  v1::MetricPoint stale_point;
+  stale_point.set_trial_id(trial_id);
+  stale_point.set_attempt(1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(scheduler_->RecordMetric(stale_point).status()));
+  v1::Trial now = TrialOf(trial_id);
+  EXPECT_EQ(now.state(), v1::TRIAL_STATE_LEASED);
+  EXPECT_EQ(now.worker_id(), w2);
+  EXPECT_EQ(now.attempt(), 2u);
+
+  ASSERT_TRUE(*Complete(w2, trial_id, 2));
+  auto attempts = *store_->ListAttempts(trial_id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].outcome, "lease_expired");
+  EXPECT_EQ(attempts[0].worker_id, w1);
+  EXPECT_EQ(attempts[1].outcome, "succeeded");
+}
+
+TEST_F(TrialSchedulerTest, MaxAttemptsOfExpiredLeasesFailsTheTrial) {
+  Submit(/*max_attempts=*/2);
+  const std::string worker = Register();
+  std::string trial_id;
+  for (uint32_t attempt = 1; attempt <= 2; ++attempt) {
+    v1::LeaseTrialResponse lease = Lease(worker);
+    ASSERT_TRUE(lease.granted());
+    EXPECT_EQ(lease.attempt(), attempt);
+    trial_id = lease.trial().trial_id();
+    clock_.Advance(11s);
+    EXPECT_EQ(*scheduler_->ExpireLeases(), 1);
+  }
+  v1::Trial failed = TrialOf(trial_id);
+  EXPECT_EQ(failed.state(), v1::TRIAL_STATE_FAILED);
+  EXPECT_THAT(failed.reason(), HasSubstr("lease expired 2 times"));
+  // The next lease goes to the other trial.
+  v1::LeaseTrialResponse next = Lease(worker);
+  ASSERT_TRUE(next.granted());
+  EXPECT_NE(next.trial().trial_id(), trial_id);
+  EXPECT_EQ(next.attempt(), 1u);
+}
+
+TEST_F(TrialSchedulerTest, FailTrialRetriesThenFails) {
+  Submit(/*max_attempts=*/2);
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker);
+  v1::FailTrialRequest fail;
+  fail.set_worker_id(worker);
+  fail.set_trial_id(lease.trial().trial_id());
+  fail.set_attempt(1);
+  fail.set_reason("out of memory");
+  fail.set_retriable(true);
+  ASSERT_TRUE(*scheduler_->FailTrial(fail));
+  EXPECT_EQ(TrialOf(lease.trial().trial_id()).state(), v1::TRIAL_STATE_PENDING);
+
+  v1::LeaseTrialResponse retry = Lease(worker);
+  ASSERT_EQ(retry.trial().trial_id(), lease.trial().trial_id());
+  ASSERT_EQ(retry.attempt(), 2u);
+  fail.set_attempt(2);
+  ASSERT_TRUE(*scheduler_->FailTrial(fail));
+  v1::Trial failed = TrialOf(lease.trial().trial_id());
+  EXPECT_EQ(failed.state(), v1::TRIAL_STATE_FAILED);
+  EXPECT_THAT(failed.reason(), HasSubstr("out of memory"));
+}
+
+TEST_F(TrialSchedulerTest, NonRetriableFailureFailsAtOnce) {
+  Submit(/*max_attempts=*/5);
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker);
+  v1::FailTrialRequest fail;
+  fail.set_worker_id(worker);
+  fail.set_trial_id(lease.trial().trial_id());
+  fail.set_attempt(1);
+  fail.set_reason("corpus missing");
+  ASSERT_TRUE(*scheduler_->FailTrial(fail));
+  EXPECT_EQ(TrialOf(lease.trial().trial_id()).state(), v1::TRIAL_STATE_FAILED);
+}
+
+TEST_F(TrialSchedulerTest, CancelEndsTrialsAndStopsHolders) {
+  const std::string sweep = Submit();
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker);
+  EXPECT_EQ(*scheduler_->CancelSweep(sweep), 2u);
+  EXPECT_EQ(*scheduler_->CancelSweep(sweep), 0u) << "cancelling twice changes nothing";
+  EXPECT_FALSE(Beat(worker, lease).keep_going());
+  EXPECT_FALSE(*Complete(worker, lease.trial().trial_id(), 1));
+  std::vector<v1::Trial> trials = *store_->ListTrials(sweep);
+  for (const v1::Trial& trial : trials) {
+    EXPECT_EQ(trial.state(), v1::TRIAL_STATE_CANCELLED);
+    EXPECT_EQ(trial.reason(), "sweep cancelled");
+  }
+  v1::LeaseTrialResponse after = Lease(Register(), sweep);
+  EXPECT_FALSE(after.granted());
+  EXPECT_TRUE(after.no_more_work());
+  EXPECT_EQ(*scheduler_->ExpireLeases(), 0);
+}
+
+TEST_F(TrialSchedulerTest, MetricsMoveToRunningAndDuplicatesAreIgnored) {
+  Submit();
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker);
+  v1::MetricPoint point;
+  point.set_trial_id(lease.trial().trial_id());
+  point.set_attempt(1);
+  point.set_seq(0);
+  point.set_tokens(1000);
+  point.set_train_loss(5.0);
+  EXPECT_EQ(*scheduler_->RecordMetric(point), MetricWrite::kStored);
+  EXPECT_EQ(*scheduler_->RecordMetric(point), MetricWrite::kDuplicate);
+  point.set_seq(1);
+  point.set_tokens(2000);
+  point.set_val_loss(4.5);
+  EXPECT_EQ(*scheduler_->RecordMetric(point), MetricWrite::kStored);
+  v1::Trial trial = TrialOf(lease.trial().trial_id());
+  EXPECT_EQ(trial.state(), v1::TRIAL_STATE_RUNNING);
+  EXPECT_EQ(trial.tokens_done(), 2000u);
+  EXPECT_DOUBLE_EQ(trial.latest_train_loss(), 5.0);
+  EXPECT_DOUBLE_EQ(trial.latest_val_loss(), 4.5);
+  EXPECT_EQ(store_->ListMetrics(lease.trial().trial_id(), 1)->size(), 2u);
+}
+
+TEST_F(TrialSchedulerTest, BadInputIsAnErrorNotACrash) {
+  const std::string sweep = Submit();
+  EXPECT_TRUE(absl::IsInvalidArgument(Lease_("").status()));
+  EXPECT_TRUE(absl::IsNotFound(Lease_("w-404").status()));
+  v1::LeaseTrialRequest unknown_sweep;
+  unknown_sweep.set_worker_id(Register());
+  unknown_sweep.set_sweep_id("nope-9");
+  EXPECT_TRUE(absl::IsNotFound(scheduler_->LeaseTrial(unknown_sweep).status()));
+  v1::HeartbeatRequest beat;
+  beat.set_worker_id("w-1");
+  EXPECT_TRUE(absl::IsInvalidArgument(scheduler_->Heartbeat(beat).status()));
+  beat.set_trial_id("nope");
+  EXPECT_TRUE(absl::IsNotFound(scheduler_->Heartbeat(beat).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(scheduler_->CancelSweep("").status()));
+  EXPECT_TRUE(absl::IsNotFound(scheduler_->CancelSweep("nope").status()));
+  auto nan_result = Complete("w-1", sweep + "-t000", 1, std::numeric_limits<double>::quiet_NaN());
+  EXPECT_TRUE(absl::IsInvalidArgument(nan_result.status()));
+  v1::MetricPoint zero_attempt;
+  zero_attempt.set_trial_id(sweep + "-t000");
+  EXPECT_TRUE(absl::IsInvalidArgument(scheduler_->RecordMetric(zero_attempt).status()));
+}
+
+TEST_F(TrialSchedulerTest, InvalidSpecNamesTheField) {
+  v1::SubmitSweepRequest request;
+  *request.mutable_spec() = testing::SmallSweepSpec();
+  request.mutable_spec()->mutable_models(1)->set_target_params(-5);
+  auto response = scheduler_->SubmitSweep(request);
+  ASSERT_TRUE(absl::IsInvalidArgument(response.status())) << response.status();
+  EXPECT_THAT(std::string(response.status().message()), HasSubstr("models[1].target_params"));
+  EXPECT_EQ(*store_->CountSweeps(), 0);
+}
+
+TEST_F(TrialSchedulerTest, RenewLiveLeasesAfterRestart) {
+  Submit();
+  const std::string worker = Register();
+  v1::LeaseTrialResponse lease = Lease(worker);
+  clock_.Advance(9s);
+  // A new scheduler over the same store, as after a coordinator restart.
+  TrialScheduler restarted(store_.get(), &clock_, scheduler_->options());
+  ASSERT_TRUE(restarted.RenewLiveLeases().ok());
+  clock_.Advance(5s);
+  EXPECT_EQ(*restarted.ExpireLeases(), 0);
+  v1::HeartbeatRequest beat;
+  beat.set_worker_id(worker);
+  beat.set_trial_id(lease.trial().trial_id());
+  beat.set_attempt(1);
+  EXPECT_TRUE(restarted.Heartbeat(beat)->keep_going());
+  clock_.Advance(11s);
+  EXPECT_EQ(*restarted.ExpireLeases(), 1);
+}
+
+}  // namespace
+}  // namespace scalelaw::coordinator
