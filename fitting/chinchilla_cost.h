@@ -1,0 +1,67 @@
+// The cost of Chinchilla approach 3, in two forms: a per-point residual
+// functor (Ceres examples style, autodiff-able, the reference) and the
+// whole-data objective with its analytic gradient that the fit runs on.
+#pragma once
+
+#include <vector>
+
+#include "ceres/first_order_function.h"
+#include "ceres/jet.h"
+
+namespace scalelaw::fitting {
+
+// Residual of one run in log space (Hoffmann et al. 2022, App. D.2, Eq. 11):
+//
+//   r(θ) = LSE(a − α·log N, b − β·log D, e) − log L,    θ = (a, b, e, α, β)
+//
+// where LSE(z) = log Σ_k exp(z_k), so exp(LSE) = A/N^α + B/D^β + E with
+// A = exp(a), B = exp(b), E = exp(e). The fit penalises r with Huber_δ.
+struct ChinchillaLogResidual {
+  ChinchillaLogResidual(double log_params, double log_tokens, double log_loss)
+      : log_params(log_params), log_tokens(log_tokens), log_loss(log_loss) {}
+
+  template <typename T>
+  bool operator()(const T* const theta, T* residual) const {
+    using std::exp;
+    using std::log;
+    using std::max;
+    const T z0 = theta[0] - theta[3] * log_params;
+    const T z1 = theta[1] - theta[4] * log_tokens;
+    const T& z2 = theta[2];
+    const T m = max(max(z0, z1), z2);  // shift so exp() cannot overflow
+    residual[0] = m + log(exp(z0 - m) + exp(z1 - m) + exp(z2 - m)) - log_loss;
+    return true;
+  }
+
+  double log_params;
+  double log_tokens;
+  double log_loss;
+};
+
+// f(θ) = Σ_i Huber_δ(r_i(θ)), r_i as in ChinchillaLogResidual, with
+//
+//   ∂f/∂θ = Σ_i ψ_δ(r_i)·(w0, w1, w2, −w0·log N_i, −w1·log D_i)
+//
+// where w = softmax(z_i) (the derivative of LSE) and ψ_δ(r) = clip(r, ±δ).
+// One pass over the data gives both (chinchilla_kernel.h), computing
+// A/N^α once per distinct model size. Immutable after construction, so one
+// instance may serve several threads' solvers.
+class ChinchillaObjectiveFunction final : public ceres::FirstOrderFunction {
+ public:
+  ChinchillaObjectiveFunction(std::vector<double> log_params, std::vector<double> log_tokens,
+                              std::vector<double> log_loss, double huber_delta);
+
+  bool Evaluate(const double* theta, double* cost, double* gradient) const override;
+  int NumParameters() const override { return 5; }
+
+ private:
+  std::vector<double> log_params_;
+  std::vector<double> log_tokens_;
+  std::vector<double> log_loss_;
+  double huber_delta_;
+  // Distinct log N values and, per point, the index of its own.
+  std::vector<double> log_sizes_;
+  std::vector<int> size_of_point_;
+};
+
+}  // namespace scalelaw::fitting
