@@ -1,0 +1,444 @@
+#include "worker/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <malloc.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "sweeps/accounting.h"
+#include "worker/gpt.h"
+#include "worker/lr_schedule.h"
+#include "worker/noise_scale.h"
+
+#define SCALELAW_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) ||           \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace scalelaw::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Divergence: the smoothed training loss this far above its running minimum
+// (after warmup) means the run has blown up.
+constexpr double kDivergenceNats = 2.0;
+// Decay of the smoothed training loss (EMA over ~10 steps).
+constexpr double kTrainLossDecay = 0.9;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Training FLOPs per token of the built model, both counts of SCIENCE.md
+// ("Counting parameters and compute"; Kaplan et al. 2020, table 1):
+//   6N            (forward 2N, backward 4N)
+//   6N + 6 n_layer n_ctx d_model   (with the attention-score term)
+// N is the exact total counted from the model, tied head once.
+struct FlopsPerTrainingToken {
+  double with_attention = 0.0;
+  double six_n = 0.0;
+};
+FlopsPerTrainingToken CountFlopsPerToken(const v1::ModelShape& shape, uint64_t params) {
+  return {sweeps::FlopsPerToken(shape, params), sweeps::FlopsPerToken6N(params)};
+}
+
+// Autocast to bfloat16 for the forward pass and the loss, as Python's
+// `with torch.autocast(device, torch.bfloat16):`. On leaving the outermost
+// scope the cache of cast weights is cleared, as autocast.__exit__ does: the
+// cached bf16 copies are stale once the optimiser updates the weights.
+class AutocastScope {
+ public:
+  AutocastScope(bool enabled, torch::DeviceType device) : enabled_(enabled), device_(device) {
+    if (!enabled_) return;
+#if SCALELAW_TORCH_AT_LEAST(2, 4)
+    at::autocast::set_autocast_dtype(device_, at::kBFloat16);
+    at::autocast::set_autocast_enabled(device_, true);
+#else
+    if (device_ == torch::kCPU) {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    } else {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    }
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if SCALELAW_TORCH_AT_LEAST(2, 4)
+    at::autocast::set_autocast_enabled(device_, false);
+#else
+    if (device_ == torch::kCPU) {
+      at::autocast::set_cpu_enabled(false);
+    } else {
+      at::autocast::set_enabled(false);
+    }
+#endif
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool enabled_;
+  torch::DeviceType device_;
+};
+
+// Mean next-token cross-entropy (nats/token) of `windows` (n x (T+1)).
+torch::Tensor LanguageModelLoss(Gpt& model, const torch::Tensor& windows, bool bf16,
+                                torch::DeviceType device) {
+  const int64_t time = windows.size(1) - 1;
+  const torch::Tensor inputs = windows.narrow(1, 0, time);
+  const torch::Tensor targets = windows.narrow(1, 1, time);
+  AutocastScope autocast(bf16, device);
+  const torch::Tensor logits = model->forward(inputs);
+  return torch::nn::functional::cross_entropy(
+      logits.to(torch::kFloat).reshape({-1, logits.size(-1)}), targets.reshape({-1}));
+}
+
+// Validation loss over the fixed held-out windows, in chunks of `chunk`
+// windows. Runs under NoGradGuard in eval mode.
+double Evaluate(Gpt& model, const torch::Tensor& val_windows, int64_t chunk, bool bf16,
+                torch::DeviceType device) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  double total = 0.0;
+  int64_t windows = 0;
+  for (int64_t start = 0; start < val_windows.size(0); start += chunk) {
+    const int64_t n = std::min(chunk, val_windows.size(0) - start);
+    total += LanguageModelLoss(model, val_windows.narrow(0, start, n), bf16, device)
+                 .item<double>() *  // CPU-GPU sync point
+             static_cast<double>(n);
+    windows += n;
+  }
+  model->train();
+  return total / static_cast<double>(windows);
+}
+
+// Sum of squared entries of every tensor, as a double (one sync).
+double SquaredNorm(const std::vector<torch::Tensor>& tensors) {
+  torch::Tensor sum = torch::zeros({}, tensors.front().options().dtype(torch::kFloat));
+  for (const auto& t : tensors) sum += t.to(torch::kFloat).square().sum();
+  return sum.item<double>();  // CPU-GPU sync point
+}
+
+torch::Tensor WindowsToTensor(std::vector<int64_t>& host, int64_t rows, int64_t cols,
+                              torch::Device device) {
+  return torch::from_blob(host.data(), {rows, cols}, torch::kLong)
+      .to(device, /*non_blocking=*/false,
+          /*copy=*/true);
+}
+
+absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, const Corpus& corpus,
+                                                   const TrainerHooks& hooks) {
+  const auto start = Clock::now();
+  v1::ModelShape shape = spec.shape();
+  if (shape.vocab_size() == 0) shape.set_vocab_size(kByteVocabSize);
+  const v1::TrainingConfig& training = spec.training();
+  const v1::OptimizerConfig& opt = spec.optimizer();
+
+  const uint32_t threads = hooks.threads > 0 ? hooks.threads : std::max(1u, training.threads());
+  torch::set_num_threads(static_cast<int>(threads));
+
+  const bool cuda = training.device() == "cuda";
+  if (cuda && !torch::cuda::is_available()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("training.device: trial ", spec.trial_id(), " asks for cuda, none present"));
+  }
+  const torch::Device device(cuda ? torch::kCUDA : torch::kCPU);
+  const torch::DeviceType device_type = device.type();
+  const bool bf16 = training.precision() == "bf16";
+
+  // Model and optimiser. AdamW decays 2-D weights only (not biases, norms).
+  torch::manual_seed(spec.seed());
+  Gpt model(shape);
+  model->to(device);
+  model->train();
+  const sweeps::ParamCounts counts = model->CountParameters();
+  const FlopsPerTrainingToken flops_per_token = CountFlopsPerToken(shape, counts.total);
+
+  std::vector<torch::Tensor> params = model->parameters();
+  std::vector<torch::Tensor> decayed, not_decayed;
+  for (const auto& p : params) (p.dim() >= 2 ? decayed : not_decayed).push_back(p);
+  auto adamw = [&](double weight_decay) {
+    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(opt.lr())
+                                                            .betas({opt.beta1(), opt.beta2()})
+                                                            .eps(1e-8)
+                                                            .weight_decay(weight_decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decayed, adamw(opt.weight_decay()));
+  groups.emplace_back(not_decayed, adamw(0.0));
+  torch::optim::AdamW optimizer(std::move(groups));
+
+  // Batches, steps and schedule.
+  const uint32_t n_ctx = shape.n_ctx();
+  const uint32_t batch = training.batch_size();
+  const uint32_t accumulation = std::max(1u, training.micro_batches());
+  const uint32_t micro = batch / accumulation;
+  const uint64_t tokens_per_step = uint64_t{batch} * n_ctx;
+  const uint64_t total_steps = StepsForTokens(spec.tokens(), batch, n_ctx);
+  const LrSchedule schedule =
+      MakeLrSchedule(opt.lr(), opt.min_lr_ratio(), opt.warmup_fraction(), total_steps);
+  const std::vector<uint64_t> eval_steps =
+      EvalSteps(total_steps, tokens_per_step, training.eval_points());
+  const uint32_t log_every = std::max(1u, training.log_every_steps());
+
+  std::vector<int64_t> host;
+  corpus.ValidationWindows(std::max(1u, training.eval_batches()) * batch, n_ctx + 1, host);
+  const torch::Tensor val_windows =
+      WindowsToTensor(host, static_cast<int64_t>(host.size() / (n_ctx + 1)), n_ctx + 1, device);
+  std::mt19937_64 rng(spec.seed() ^ 0x5ca1e1a3da7a5eedull);  // data order, apart from init
+
+  v1::TrialResult result;
+  result.set_params(counts.total);
+  result.set_non_embedding_params(counts.non_embedding);
+  result.set_flops_per_token_6n(flops_per_token.six_n);
+  result.set_flops_per_token(flops_per_token.with_attention);
+  result.set_device(cuda ? "cuda" : "cpu");
+
+  auto emit = [&](v1::MetricPoint point, uint64_t steps_done) {
+    if (!hooks.on_metric) return;
+    point.set_trial_id(spec.trial_id());
+    point.set_step(steps_done);
+    point.set_tokens(steps_done * tokens_per_step);
+    point.set_flops(static_cast<double>(steps_done * tokens_per_step) *
+                    flops_per_token.with_attention);
+    point.set_wall_seconds(Seconds(Clock::now() - start));
+    hooks.on_metric(point);
+  };
+
+  NoiseScaleEma noise;
+  std::optional<double> smoothed_loss;
+  double min_smoothed_loss = std::numeric_limits<double>::infinity();
+  double last_val_loss = 0.0;
+  Clock::duration eval_time{};
+  auto log_start = Clock::now();
+  uint64_t log_start_step = 0;
+  size_t next_eval = 0;
+
+  for (uint64_t step = 0;; ++step) {
+    // --- set lr -----------------------------------------------------------
+    const double lr = GetLr(step, schedule);
+    for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+
+    // --- evaluate (log-spaced token counts and the end) -----------------------
+    if (next_eval < eval_steps.size() && eval_steps[next_eval] == step) {
+      const auto eval_start = Clock::now();
+      last_val_loss = Evaluate(model, val_windows, micro, bf16, device_type);
+      const auto eval_duration = Clock::now() - eval_start;
+      eval_time += eval_duration;
+      log_start += eval_duration;  // logged throughput is training only
+      ++next_eval;
+      v1::MetricPoint point;
+      point.set_val_loss(last_val_loss);
+      if (smoothed_loss) point.set_train_loss(*smoothed_loss);
+      emit(point, step);
+    }
+    if (step == total_steps) break;
+
+    // --- stop? (lease lost) -------------------------------------------------
+    if (hooks.stop != nullptr && hooks.stop->load()) {
+      return absl::CancelledError(
+          absl::StrCat("trial ", spec.trial_id(), " stopped at step ", step));
+    }
+
+    // --- forward/backward with micro-batch accumulation -----------------------
+    // Each micro-batch gradient is taken separately (autograd::grad) so its
+    // squared norm feeds the noise-scale estimate; their mean is the step's.
+    corpus.SampleTrainWindows(rng, batch, n_ctx + 1, host);
+    const torch::Tensor windows = WindowsToTensor(host, batch, n_ctx + 1, device);
+    std::vector<torch::Tensor> grads;
+    double micro_sq_sum = 0.0;
+    torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(device));
+    for (uint32_t i = 0; i < accumulation; ++i) {
+      const torch::Tensor loss =
+          LanguageModelLoss(model, windows.narrow(0, int64_t{i} * micro, micro), bf16, device_type);
+      std::vector<torch::Tensor> g = torch::autograd::grad({loss}, params);
+      if (accumulation > 1) micro_sq_sum += SquaredNorm(g);
+      if (grads.empty()) {
+        grads = std::move(g);
+      } else {
+        for (size_t j = 0; j < grads.size(); ++j) grads[j].add_(g[j]);
+      }
+      loss_sum += loss.detach();
+    }
+    for (size_t j = 0; j < grads.size(); ++j) {
+      if (accumulation > 1) grads[j].div_(static_cast<double>(accumulation));
+      params[j].mutable_grad() = grads[j];
+    }
+    const double loss = loss_sum.item<double>() / accumulation;  // CPU-GPU sync point
+    if (accumulation > 1) {
+      noise.Add(EstimateNoise(/*b_small=*/micro, /*g_small_sq=*/micro_sq_sum / accumulation,
+                              /*b_big=*/batch, /*g_big_sq=*/SquaredNorm(grads)));
+    }
+
+    // --- clip, step, zero -------------------------------------------------
+    if (opt.grad_clip() > 0) torch::nn::utils::clip_grad_norm_(params, opt.grad_clip());
+    optimizer.step();
+    for (auto& p : params) p.mutable_grad() = torch::Tensor();  // set_to_none
+    const uint64_t steps_done = step + 1;
+    if (hooks.tokens_done != nullptr) hooks.tokens_done->store(steps_done * tokens_per_step);
+
+    // --- timing, log ------------------------------------------------------
+    smoothed_loss =
+        smoothed_loss ? kTrainLossDecay * *smoothed_loss + (1 - kTrainLossDecay) * loss : loss;
+    if (steps_done % log_every == 0 || steps_done == total_steps) {
+      const auto now = Clock::now();
+      v1::MetricPoint point;
+      point.set_train_loss(*smoothed_loss);
+      point.set_lr(lr);
+      point.set_tokens_per_second(
+          static_cast<double>((steps_done - log_start_step) * tokens_per_step) /
+          Seconds(now - log_start));
+      if (noise.count() > 0) point.set_noise_scale(noise.BSimple());
+      emit(point, steps_done);
+      log_start = Clock::now();
+      log_start_step = steps_done;
+    }
+
+    // --- diverged? ----------------------------------------------------------
+    std::string divergence;
+    if (!std::isfinite(loss)) {
+      divergence = absl::StrCat("non-finite training loss (", loss, ") at step ", steps_done);
+    } else if (step >= schedule.warmup_steps) {
+      min_smoothed_loss = std::min(min_smoothed_loss, *smoothed_loss);
+      if (*smoothed_loss > min_smoothed_loss + kDivergenceNats) {
+        divergence = absl::StrCat("smoothed training loss ", *smoothed_loss, " rose more than ",
+                                  kDivergenceNats, " nats above its minimum ", min_smoothed_loss,
+                                  " at step ", steps_done);
+      }
+    }
+    if (!divergence.empty()) {
+      result.set_diverged(true);
+      result.set_divergence_reason(divergence);
+      result.set_steps(steps_done);
+      result.set_tokens(steps_done * tokens_per_step);
+      break;
+    }
+  }
+
+  if (!result.diverged()) {
+    result.set_steps(total_steps);
+    result.set_tokens(total_steps * tokens_per_step);
+  }
+  const double wall = Seconds(Clock::now() - start);
+  result.set_flops(static_cast<double>(result.tokens()) * flops_per_token.with_attention);
+  result.set_final_val_loss(last_val_loss);
+  result.set_final_train_loss(smoothed_loss.value_or(0.0));
+  result.set_noise_scale(noise.BSimple());
+  result.set_wall_seconds(wall);
+  // Training throughput: evaluation time is left out.
+  result.set_tokens_per_second(static_cast<double>(result.tokens()) /
+                               std::max(1e-9, wall - Seconds(eval_time)));
+  return result;
+}
+
+}  // namespace
+
+absl::Status ValidateTrialSpec(const v1::TrialSpec& spec) {
+  const std::string where = absl::StrCat("trial ", spec.trial_id(), ": ");
+  const v1::ModelShape& shape = spec.shape();
+  if (shape.n_layer() == 0 || shape.d_model() == 0 || shape.n_head() == 0 || shape.n_ctx() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "shape: n_layer, d_model, n_head and n_ctx must be > 0, got ",
+                     shape.ShortDebugString()));
+  }
+  if (shape.d_model() % shape.n_head() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "shape.d_model ", shape.d_model(), " is not a multiple of n_head ", shape.n_head()));
+  }
+  if (shape.vocab_size() != 0 && shape.vocab_size() != kByteVocabSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "shape.vocab_size: the byte tokenizer needs 256, got ", shape.vocab_size()));
+  }
+  if (spec.tokens() == 0) return absl::InvalidArgumentError(where + "tokens: must be > 0");
+  const v1::TrainingConfig& training = spec.training();
+  const uint32_t micro_batches = std::max(1u, training.micro_batches());
+  if (training.batch_size() == 0 || training.batch_size() % micro_batches != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "training.batch_size ", training.batch_size(),
+                     " must be > 0 and a multiple of training.micro_batches ", micro_batches));
+  }
+  if (training.device() != "cpu" && training.device() != "cuda" && !training.device().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "training.device: expected \"cpu\" or \"cuda\", got \"", training.device(), "\""));
+  }
+  if (training.precision() != "fp32" && training.precision() != "bf16" &&
+      !training.precision().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "training.precision: expected \"fp32\" or \"bf16\", got \"",
+                     training.precision(), "\""));
+  }
+  const v1::OptimizerConfig& opt = spec.optimizer();
+  if (!(opt.lr() > 0) || !std::isfinite(opt.lr())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "optimizer.lr: must be > 0, got ", opt.lr()));
+  }
+  if (!opt.schedule().empty() && opt.schedule() != "cosine") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "optimizer.schedule: only \"cosine\" is supported, got \"", opt.schedule(), "\""));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t StepsForTokens(uint64_t tokens, uint32_t batch_size, uint32_t n_ctx) {
+  const uint64_t per_step = uint64_t{batch_size} * n_ctx;
+  return (tokens + per_step - 1) / per_step;
+}
+
+std::vector<uint64_t> EvalSteps(uint64_t total_steps, uint64_t tokens_per_step,
+                                uint32_t eval_points) {
+  std::vector<uint64_t> steps;
+  const double total_tokens = static_cast<double>(total_steps * tokens_per_step);
+  const double first = std::max(static_cast<double>(tokens_per_step), total_tokens / 100.0);
+  for (uint32_t i = 0; i + 1 < eval_points; ++i) {
+    const double tokens =
+        first * std::pow(total_tokens / first, static_cast<double>(i) / (eval_points - 1));
+    const auto step = static_cast<uint64_t>(std::ceil(tokens / tokens_per_step - 1e-9));
+    steps.push_back(std::clamp<uint64_t>(step, 1, total_steps));
+  }
+  steps.push_back(total_steps);
+  std::sort(steps.begin(), steps.end());
+  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+  return steps;
+}
+
+absl::StatusOr<v1::TrialResult> TrainTrial(const v1::TrialSpec& spec, const Corpus& corpus,
+                                           const TrainerHooks& hooks) {
+  SCALELAW_RETURN_IF_ERROR(ValidateTrialSpec(spec));
+  if (corpus.train_tokens().size() <= spec.shape().n_ctx() ||
+      corpus.val_tokens().size() <= spec.shape().n_ctx()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data.corpus: \"", corpus.directory(),
+        "\" is too small for windows of n_ctx + 1 = ", spec.shape().n_ctx() + 1, " tokens (train ",
+        corpus.train_tokens().size(), ", val ", corpus.val_tokens().size(), ")"));
+  }
+  // libtorch reports errors by throwing; fence them here.
+  try {
+    return TrainTrialUnfenced(spec, corpus, hooks);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("libtorch: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("training trial ", spec.trial_id(), ": ", e.what()));
+  }
+}
+
+std::string AvailableDevice() { return torch::cuda::is_available() ? "cuda" : "cpu"; }
+
+void TuneMallocForTraining() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+}  // namespace scalelaw::worker

@@ -1,0 +1,69 @@
+// Trains one trial: builds the model of a TrialSpec, trains it on a Corpus
+// with AdamW and the trial's own cosine schedule, and measures what
+// SCIENCE.md asks of a trial (exact parameter counts, FLOPs, smoothed training
+// loss, validation loss at log-spaced token counts, gradient noise scale,
+// throughput).
+//
+// This header is free of libtorch; the implementation fences libtorch's
+// exceptions (c10::Error) and returns them as absl::Status.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "scalelaw/v1/coordinator.pb.h"
+#include "worker/corpus.h"
+
+namespace scalelaw::worker {
+
+struct TrainerHooks {
+  // Called on the training thread with every measurement: training points
+  // every log_every_steps steps and validation points. trial_id, step,
+  // tokens, flops and wall_seconds are set; attempt and seq are left 0 for
+  // the caller to fill. Must not block for long: training waits for it.
+  std::function<void(const v1::MetricPoint&)> on_metric;
+  // Another thread sets *stop (e.g. the lease was lost); training stops at
+  // the next step boundary and TrainTrial returns a Cancelled status.
+  const std::atomic<bool>* stop = nullptr;
+  // When set, receives the tokens trained so far after every step (for
+  // heartbeats).
+  std::atomic<uint64_t>* tokens_done = nullptr;
+  // Intra-op threads; 0 takes spec.training.threads (and 1 when that is 0).
+  // torch::set_num_threads is process-wide: run one trial per process.
+  uint32_t threads = 0;
+};
+
+// Trains `spec` on `corpus` to the end of its token budget. A diverged run
+// (non-finite loss, or smoothed loss > its running minimum + 2 nats after
+// warmup) is a result: result.diverged is set with the reason. Errors:
+// InvalidArgument for a spec the worker cannot train (the field is named),
+// FailedPrecondition when the spec asks for CUDA and none is present,
+// Cancelled when hooks.stop was set, Internal for a libtorch error.
+absl::StatusOr<v1::TrialResult> TrainTrial(const v1::TrialSpec& spec, const Corpus& corpus,
+                                           const TrainerHooks& hooks = {});
+
+// Checks a spec against what the trainer supports, without libtorch.
+absl::Status ValidateTrialSpec(const v1::TrialSpec& spec);
+
+// Steps of a trial: ceil(tokens / (batch_size * n_ctx)).
+uint64_t StepsForTokens(uint64_t tokens, uint32_t batch_size, uint32_t n_ctx);
+
+// The step counts (number of optimiser steps done, 1..total_steps) after
+// which validation runs: `eval_points` log-spaced token counts from
+// max(one step, tokens / 100) to the end, always including total_steps.
+std::vector<uint64_t> EvalSteps(uint64_t total_steps, uint64_t tokens_per_step,
+                                uint32_t eval_points);
+
+// "cuda" when libtorch sees a CUDA device, else "cpu".
+std::string AvailableDevice();
+
+// glibc malloc settings for the backward pass (DESIGN.md, platform facts:
+// 9.7k -> 15.1k tokens/s on a ~1M-parameter model): large blocks stay on the
+// heap instead of being mmap'ed and unmapped every step. Call once at start.
+void TuneMallocForTraining();
+
+}  // namespace scalelaw::worker

@@ -1,0 +1,206 @@
+#include "worker/trainer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sweeps/accounting.h"
+
+namespace scalelaw::worker {
+namespace {
+namespace fs = std::filesystem;
+
+// A small English-like corpus: sentences of common words drawn with a fixed
+// seed, 80 documents of ~3 KB.
+fs::path WriteTinyCorpus() {
+  const fs::path dir =
+      fs::temp_directory_path() / ("scalelaw_trainer_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::vector<std::string> words = {
+      "the",    "model",    "learns",  "a",     "loss",  "of",      "tokens", "and",
+      "data",   "scaling",  "law",     "with",  "more",  "compute", "is",     "lower",
+      "for",    "large",    "small",   "runs",  "batch", "size",    "rate",   "training",
+      "python", "function", "returns", "value", "list"};
+  std::mt19937_64 rng(7);
+  for (int d = 0; d < 80; ++d) {
+    std::ofstream out(dir / ("doc" + std::to_string(d) + ".txt"));
+    for (int s = 0; s < 60; ++s) {
+      const int n = 4 + static_cast<int>(rng() % 6);
+      for (int w = 0; w < n; ++w) out << (w ? " " : "") << words[rng() % words.size()];
+      out << ".\n";
+    }
+  }
+  return dir;
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    TuneMallocForTraining();
+    dir_ = new fs::path(WriteTinyCorpus());
+    auto loaded = Corpus::Load(dir_->string(), 0.1);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    corpus_ = new Corpus(*std::move(loaded));
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete corpus_;
+    delete dir_;
+  }
+
+  static v1::TrialSpec TinySpec(uint64_t tokens) {
+    v1::TrialSpec spec;
+    spec.set_trial_id("t-tiny");
+    spec.set_tokens(tokens);
+    spec.set_seed(3);
+    v1::ModelShape* shape = spec.mutable_shape();
+    shape->set_n_layer(1);
+    shape->set_d_model(32);
+    shape->set_n_head(1);
+    shape->set_n_ctx(32);
+    shape->set_vocab_size(256);
+    v1::OptimizerConfig* opt = spec.mutable_optimizer();
+    opt->set_lr(3e-3);
+    opt->set_min_lr_ratio(0.1);
+    opt->set_warmup_fraction(0.05);
+    opt->set_weight_decay(0.1);
+    opt->set_beta1(0.9);
+    opt->set_beta2(0.95);
+    opt->set_grad_clip(1.0);
+    opt->set_schedule("cosine");
+    v1::TrainingConfig* training = spec.mutable_training();
+    training->set_batch_size(16);
+    training->set_micro_batches(2);
+    training->set_threads(1);
+    training->set_device("cpu");
+    training->set_precision("fp32");
+    training->set_eval_points(4);
+    training->set_eval_batches(4);
+    training->set_log_every_steps(25);
+    return spec;
+  }
+
+  static fs::path* dir_;
+  static Corpus* corpus_;
+};
+fs::path* TrainerTest::dir_ = nullptr;
+Corpus* TrainerTest::corpus_ = nullptr;
+
+TEST(TrainerStepsTest, StepsRoundUpAndEvalStepsAreLogSpaced) {
+  EXPECT_EQ(StepsForTokens(4096, 32, 128), 1u);
+  EXPECT_EQ(StepsForTokens(4097, 32, 128), 2u);
+  // First eval at tokens / 100 (step 10), then x 100^(1/5) each.
+  EXPECT_EQ(EvalSteps(1000, 4096, 6), (std::vector<uint64_t>{10, 26, 64, 159, 399, 1000}));
+  EXPECT_EQ(EvalSteps(5, 4096, 6), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(EvalSteps(50, 4096, 0), (std::vector<uint64_t>{50}));
+}
+
+TEST(TrainerValidateTest, NamesTheBadField) {
+  v1::TrialSpec spec;
+  spec.set_tokens(100);
+  spec.mutable_shape()->set_n_layer(1);
+  spec.mutable_shape()->set_d_model(30);
+  spec.mutable_shape()->set_n_head(4);
+  spec.mutable_shape()->set_n_ctx(8);
+  spec.mutable_training()->set_batch_size(8);
+  spec.mutable_optimizer()->set_lr(1e-3);
+  absl::Status status = ValidateTrialSpec(spec);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("n_head"), std::string::npos) << status;
+  spec.mutable_shape()->set_d_model(32);
+  spec.mutable_training()->set_micro_batches(3);
+  status = ValidateTrialSpec(spec);
+  EXPECT_NE(status.message().find("micro_batches"), std::string::npos) << status;
+  spec.mutable_training()->set_micro_batches(2);
+  spec.mutable_training()->set_precision("fp8");
+  EXPECT_NE(ValidateTrialSpec(spec).message().find("precision"), std::string::npos);
+}
+
+TEST_F(TrainerTest, TinyModelLearnsTheCorpus) {
+  // 300 steps of 16 x 32 tokens.
+  const v1::TrialSpec spec = TinySpec(300 * 16 * 32);
+  std::vector<v1::MetricPoint> points;
+  TrainerHooks hooks;
+  hooks.on_metric = [&](const v1::MetricPoint& p) { points.push_back(p); };
+  std::atomic<uint64_t> tokens_done{0};
+  hooks.tokens_done = &tokens_done;
+  auto result = TrainTrial(spec, *corpus_, hooks);
+  ASSERT_TRUE(result.ok()) << result.status();
+
+  const sweeps::ParamCounts counts = sweeps::CountParams(spec.shape());
+  EXPECT_EQ(result->params(), counts.total);
+  EXPECT_EQ(result->non_embedding_params(), counts.non_embedding);
+  EXPECT_EQ(result->steps(), 300u);
+  EXPECT_EQ(result->tokens(), 300u * 16 * 32);
+  EXPECT_EQ(tokens_done.load(), result->tokens());
+  EXPECT_DOUBLE_EQ(result->flops_per_token_6n(), 6.0 * counts.total);
+  EXPECT_DOUBLE_EQ(result->flops_per_token(), 6.0 * counts.total + 6.0 * 1 * 32 * 32);
+  EXPECT_DOUBLE_EQ(result->flops(), result->flops_per_token() * result->tokens());
+  EXPECT_FALSE(result->diverged());
+  EXPECT_GT(result->tokens_per_second(), 0.0);
+  EXPECT_GT(result->noise_scale(), 0.0);
+
+  // Clearly below log(256) = 5.55, and below the unigram entropy: the model
+  // uses context.
+  EXPECT_LT(result->final_val_loss(), corpus_->stats().val_unigram_entropy)
+      << "unigram entropy " << corpus_->stats().val_unigram_entropy;
+  EXPECT_LT(result->final_val_loss(), 0.6 * std::log(256.0));
+  EXPECT_LT(result->final_train_loss(), 0.6 * std::log(256.0));
+
+  // Validation at log-spaced points ending at the budget; training points
+  // every 25 steps, in order.
+  std::vector<uint64_t> eval_steps;
+  uint64_t last_step = 0;
+  for (const auto& p : points) {
+    EXPECT_EQ(p.trial_id(), "t-tiny");
+    EXPECT_GE(p.step(), last_step);
+    last_step = p.step();
+    EXPECT_EQ(p.tokens(), p.step() * 16 * 32);
+    if (p.has_val_loss()) eval_steps.push_back(p.step());
+  }
+  EXPECT_EQ(eval_steps, EvalSteps(300, 16 * 32, 4));
+  EXPECT_EQ(points.back().step(), 300u);
+  EXPECT_DOUBLE_EQ(points.back().val_loss(), result->final_val_loss());
+}
+
+TEST_F(TrainerTest, Bf16AutocastTrains) {
+  v1::TrialSpec spec = TinySpec(60 * 16 * 32);
+  spec.mutable_training()->set_precision("bf16");
+  auto result = TrainTrial(spec, *corpus_);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->diverged());
+  EXPECT_LT(result->final_val_loss(), 0.8 * std::log(256.0));
+}
+
+TEST_F(TrainerTest, StopFlagCancels) {
+  const v1::TrialSpec spec = TinySpec(1000 * 16 * 32);
+  std::atomic<bool> stop{false};
+  TrainerHooks hooks;
+  hooks.stop = &stop;
+  hooks.on_metric = [&](const v1::MetricPoint& p) {
+    if (p.step() >= 25) stop = true;
+  };
+  auto result = TrainTrial(spec, *corpus_, hooks);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
+}
+
+TEST_F(TrainerTest, HugeLearningRateDivergesAsAResult) {
+  v1::TrialSpec spec = TinySpec(200 * 16 * 32);
+  spec.mutable_optimizer()->set_lr(30.0);
+  spec.mutable_optimizer()->set_grad_clip(0.0);
+  auto result = TrainTrial(spec, *corpus_);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->diverged());
+  EXPECT_FALSE(result->divergence_reason().empty());
+  EXPECT_LT(result->steps(), 200u);
+}
+
+}  // namespace
+}  // namespace scalelaw::worker
