@@ -8,10 +8,20 @@
 
 namespace scalelaw::cli {
 
+// Adds a subcommand whose one-line `summary` shows in the parent's list and
+// whose `details` (what it does, with an example) show in its own --help.
+inline CLI::App* AddSubcommand(CLI::App& parent, const std::string& name,
+                               const std::string& summary, const std::string& details) {
+  CLI::App* cmd = parent.add_subcommand(name, summary);
+  cmd->footer("\n" + details);
+  return cmd;
+}
+
 void AddRunCommand(CLI::App& app, int* exit_code);           // run_command.cc
 void AddCoordinatorCommand(CLI::App& app, int* exit_code);   // coordinator_command.cc
 void AddSweepCommands(CLI::App& app, int* exit_code);        // sweep_commands.cc
 void AddWorkerCommand(CLI::App& app, int* exit_code);        // worker_command.cc
 void AddFitCommands(CLI::App& app, int* exit_code);          // fit_commands.cc: fit, optimal, predict
+void AddCompareCommand(CLI::App& app, int* exit_code);       // compare_command.cc: compare
 
 }  // namespace scalelaw::cli

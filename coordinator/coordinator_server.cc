@@ -6,6 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "coordinator/coordinator_service.h"
+#include "coordinator/metrics.h"
+#include "coordinator/metrics_http_server.h"
+#include "coordinator/rpc_metrics_interceptor.h"
 #include "coordinator/store.h"
 #include "coordinator/trial_scheduler.h"
 
@@ -35,17 +38,32 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         "heartbeat_interval: must be shorter than lease_timeout (", options.lease_timeout.count(),
         " ms), got ", options.heartbeat_interval.count(), " ms"));
   }
+  if (options.metrics_retention.count() < 0) {
+    return absl::InvalidArgumentError("metrics_retention: must be >= 0");
+  }
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(options));
   SCALELAW_ASSIGN_OR_RETURN(server->store_, Store::Open(options.db_path));
+  if (!options.metrics_listen_address.empty()) {
+    MetricsOptions metrics_options;
+    metrics_options.retention = options.metrics_retention;
+    metrics_options.worker_timeout = options.lease_timeout;
+#ifdef SCALELAW_VERSION
+    metrics_options.version = SCALELAW_VERSION;
+#endif
+    server->metrics_ = std::make_unique<CoordinatorMetrics>(&server->clock_, metrics_options);
+    server->store_->set_observer(server->metrics_.get());
+  }
   SchedulerOptions scheduler_options;
   scheduler_options.lease_timeout = options.lease_timeout;
   scheduler_options.retry_after = std::min<std::chrono::milliseconds>(
       options.heartbeat_interval, std::chrono::milliseconds(1000));
-  server->scheduler_ =
-      std::make_unique<TrialScheduler>(server->store_.get(), &server->clock_, scheduler_options);
+  server->scheduler_ = std::make_unique<TrialScheduler>(server->store_.get(), &server->clock_,
+                                                        scheduler_options, server->metrics_.get());
   SCALELAW_RETURN_IF_ERROR(server->scheduler_->RenewLiveLeases());
+  if (server->metrics_) SCALELAW_RETURN_IF_ERROR(server->metrics_->Seed(*server->store_));
   ServiceOptions service_options;
   service_options.heartbeat_interval = options.heartbeat_interval;
+  service_options.observer = server->metrics_.get();
   server->service_ = std::make_unique<CoordinatorService>(
       server->store_.get(), server->scheduler_.get(), service_options);
 
@@ -53,6 +71,14 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.RegisterService(server->service_.get());
+  if (server->metrics_) {
+    builder.experimental().SetInterceptorCreators(
+        MakeRpcMetricsInterceptors(server->metrics_.get()));
+    SCALELAW_ASSIGN_OR_RETURN(
+        server->metrics_http_,
+        MetricsHttpServer::Start(server->io_, options.metrics_listen_address,
+                                 [metrics = server->metrics_.get()] { return metrics->Scrape(); }));
+  }
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0) {
     server->server_.reset();
@@ -66,6 +92,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
 }
 
 CoordinatorServer::~CoordinatorServer() { Shutdown(); }
+
+int CoordinatorServer::metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
 
 std::string CoordinatorServer::address() const {
   const std::string& listen = options_.listen_address;
@@ -83,6 +111,7 @@ void CoordinatorServer::ScheduleExpiryScan() {
     } else if (*expired > 0) {
       spdlog::warn("{} lease(s) expired", *expired);
     }
+    if (metrics_) metrics_->Refresh();  // retention applies between scrapes too
     ScheduleExpiryScan();
   });
 }

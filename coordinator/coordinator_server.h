@@ -11,6 +11,9 @@
 //   std::cout << (*server)->address();   // "127.0.0.1:43117"
 //   (*server)->Wait();                   // until Shutdown() from elsewhere
 //
+// With `metrics_listen_address` set, the same io_context thread serves
+// Prometheus metrics (CoordinatorMetrics) at http://HOST:PORT/metrics.
+//
 // Thread safety: Shutdown() and Wait() may be called from any thread;
 // Shutdown is idempotent and also runs in the destructor.
 #pragma once
@@ -33,7 +36,9 @@ class Server;
 
 namespace scalelaw::coordinator {
 
+class CoordinatorMetrics;
 class CoordinatorService;
+class MetricsHttpServer;
 class Store;
 class TrialScheduler;
 
@@ -45,6 +50,11 @@ struct CoordinatorOptions {
   std::chrono::milliseconds lease_timeout{30000};
   std::chrono::milliseconds heartbeat_interval{5000};
   std::chrono::milliseconds expiry_scan_interval{1000};
+  // host:port for the Prometheus /metrics endpoint; port 0 picks a free one
+  // (see metrics_port()). Empty: no metrics are kept or served.
+  std::string metrics_listen_address;
+  // How long the series of a finished sweep stay on /metrics.
+  std::chrono::milliseconds metrics_retention = std::chrono::minutes(15);
 };
 
 class CoordinatorServer {
@@ -61,6 +71,8 @@ class CoordinatorServer {
   // The bound port, and "host:port" for clients.
   int port() const { return port_; }
   std::string address() const;
+  // The bound metrics port; 0 when metrics are off.
+  int metrics_port() const;
 
   // Stops accepting RPCs, cancels those still running after a short grace,
   // stops the lease scan. Idempotent.
@@ -71,6 +83,8 @@ class CoordinatorServer {
   // For in-process use (e.g. `scalelaw run`, tests). Valid until destruction.
   Store& store() { return *store_; }
   TrialScheduler& scheduler() { return *scheduler_; }
+  // Null when metrics are off.
+  CoordinatorMetrics* metrics() { return metrics_.get(); }
 
  private:
   explicit CoordinatorServer(const CoordinatorOptions& options);
@@ -78,6 +92,8 @@ class CoordinatorServer {
 
   const CoordinatorOptions options_;
   SystemClock clock_;
+  // Declared before what reports to it, so it outlives them.
+  std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TrialScheduler> scheduler_;
   std::unique_ptr<CoordinatorService> service_;
@@ -86,6 +102,7 @@ class CoordinatorServer {
 
   boost::asio::io_context io_;
   boost::asio::steady_timer expiry_timer_{io_};
+  std::unique_ptr<MetricsHttpServer> metrics_http_;  // on io_; destroyed before it
   std::thread io_thread_;
 
   std::mutex mu_;

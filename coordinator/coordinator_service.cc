@@ -175,7 +175,10 @@ grpc::ServerUnaryReactor* CoordinatorService::GetFit(grpc::CallbackServerContext
   // request and response stay valid until Finish.
   boost::asio::post(fit_pool_, [this, reactor, request, response, trials = std::move(*trials)] {
     absl::StatusOr<v1::FitResult> fit = FitSweep(trials, *request, options_.fit);
-    if (fit.ok()) *response = std::move(*fit);
+    if (fit.ok()) {
+      if (options_.observer != nullptr) options_.observer->OnFit(request->sweep_id(), *fit);
+      *response = std::move(*fit);
+    }
     reactor->Finish(ToGrpcStatus(fit.status()));
   });
   return reactor;

@@ -20,6 +20,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 
+#include "coordinator/coordinator_observer.h"
 #include "coordinator/store.h"
 #include "coordinator/sweep_fit.h"
 #include "coordinator/trial_scheduler.h"
@@ -31,6 +32,9 @@ struct ServiceOptions {
   // Told to workers at registration.
   std::chrono::milliseconds heartbeat_interval{5000};
   SweepFitOptions fit;
+  // Told of every successful fit (monitoring). Not owned; may be null; must
+  // outlive the service.
+  CoordinatorObserver* observer = nullptr;
 };
 
 class CoordinatorService final : public v1::Coordinator::CallbackService {

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -134,10 +135,14 @@ absl::StatusOr<Store::ScopedStatement> Store::Statement(std::string_view sql) {
 
 template <typename Fn>
 absl::Status Store::InTransaction(Fn&& body) {
+  const auto start = std::chrono::steady_clock::now();
   SCALELAW_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   absl::Status status = body();
   if (status.ok()) status = db_->Exec("COMMIT");
   if (!status.ok()) (void)db_->Exec("ROLLBACK");
+  if (status.ok() && observer_ != nullptr) {
+    observer_->OnStoreWrite(std::chrono::steady_clock::now() - start);
+  }
   return status;
 }
 

@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "coordinator/coordinator_observer.h"
 #include "coordinator/sqlite_db.h"
 #include "scalelaw/v1/coordinator.pb.h"
 
@@ -117,6 +118,10 @@ class Store {
   absl::StatusOr<bool> WorkerExists(const std::string& worker_id);
   absl::StatusOr<int64_t> CountWorkers();
 
+  // Told the duration of every committed write transaction. Not owned; may be
+  // null. Set it before the store is shared between threads.
+  void set_observer(CoordinatorObserver* observer) { observer_ = observer; }
+
  private:
   class ScopedStatement;
   explicit Store(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
@@ -130,6 +135,7 @@ class Store {
                                                      const std::vector<std::string>& args);
 
   std::mutex mu_;
+  CoordinatorObserver* observer_ = nullptr;
   std::unique_ptr<SqliteDb> db_;
   std::map<std::string, std::unique_ptr<SqliteStatement>, std::less<>> statements_;
 };

@@ -53,10 +53,19 @@ std::optional<AttemptRecord> EndAttempt(const v1::Trial& trial, int64_t now_ms, 
                        std::move(outcome),      std::move(reason)};
 }
 
+CoordinatorObserver* NoObserver() {
+  static CoordinatorObserver none;
+  return &none;
+}
+
 }  // namespace
 
-TrialScheduler::TrialScheduler(Store* store, const Clock* clock, SchedulerOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+TrialScheduler::TrialScheduler(Store* store, const Clock* clock, SchedulerOptions options,
+                               CoordinatorObserver* observer)
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      observer_(observer != nullptr ? observer : NoObserver()) {}
 
 int64_t TrialScheduler::DeadlineFromNow() const {
   return clock_->NowMs() + options_.lease_timeout.count();
@@ -77,6 +86,7 @@ absl::StatusOr<std::string> TrialScheduler::RegisterWorker(
     SCALELAW_ASSIGN_OR_RETURN(bool taken, store_->WorkerExists(worker_id));
     if (taken) continue;
     SCALELAW_RETURN_IF_ERROR(store_->InsertWorker(worker_id, request, clock_->NowMs()));
+    observer_->OnWorkerContact(worker_id);
     return worker_id;
   }
 }
@@ -106,6 +116,7 @@ absl::StatusOr<v1::SubmitSweepResponse> TrialScheduler::SubmitSweep(
   SweepRecord sweep{sweep_id,        request.spec().name(), request.spec(), request.spec_yaml(),
                     clock_->NowMs(), /*cancelled=*/false};
   SCALELAW_RETURN_IF_ERROR(store_->InsertSweep(sweep, *trials));
+  observer_->OnSweepSubmitted(sweep_id, *trials);
   v1::SubmitSweepResponse response;
   response.set_sweep_id(sweep_id);
   response.set_n_trials(static_cast<uint32_t>(trials->size()));
@@ -125,12 +136,15 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
     SCALELAW_RETURN_IF_ERROR(store_->GetSweep(request.sweep_id()).status());
   }
 
+  observer_->OnWorkerContact(request.worker_id());
   v1::LeaseTrialResponse response;
   SCALELAW_ASSIGN_OR_RETURN(std::optional<v1::Trial> held,
                             store_->TrialHeldBy(request.worker_id()));
   std::optional<v1::Trial> trial;
   std::optional<AttemptRecord> attempt_row;
+  v1::TrialState previous = v1::TRIAL_STATE_PENDING;
   if (held) {
+    previous = held->state();
     trial = std::move(held);
     trial->set_lease_deadline_ms(DeadlineFromNow());
   } else {
@@ -157,6 +171,7 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
     return response;
   }
   SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{*trial, attempt_row}}));
+  observer_->OnTrialWritten(*trial, previous);
   response.set_granted(true);
   *response.mutable_trial() = trial->spec();
   response.set_attempt(trial->attempt());
@@ -175,10 +190,15 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
     response.set_keep_going(false);
     return response;
   }
+  // Only a lease holder counts as a connected worker: heartbeats carry an
+  // unchecked worker_id, and a metric label must not take arbitrary values.
+  observer_->OnWorkerContact(request.worker_id());
+  const v1::TrialState previous = trial.state();
   trial.set_state(v1::TRIAL_STATE_RUNNING);
   trial.set_lease_deadline_ms(DeadlineFromNow());
   trial.set_tokens_done(std::max(trial.tokens_done(), request.tokens_done()));
   SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, std::nullopt}}));
+  observer_->OnTrialWritten(trial, previous);
   response.set_keep_going(true);
   response.set_lease_deadline_ms(trial.lease_deadline_ms());
   return response;
@@ -200,15 +220,19 @@ absl::StatusOr<MetricWrite> TrialScheduler::RecordMetric(const v1::MetricPoint& 
   // Points of an ended trial's last attempt (e.g. sent just before the
   // completion) are kept, but no longer change the trial.
   std::optional<v1::Trial> update;
+  const v1::TrialState previous = trial.state();
   if (!IsEnded(trial.state())) {
     if (trial.state() == v1::TRIAL_STATE_LEASED) trial.set_state(v1::TRIAL_STATE_RUNNING);
     if (point.has_train_loss()) trial.set_latest_train_loss(point.train_loss());
     if (point.has_val_loss()) trial.set_latest_val_loss(point.val_loss());
     trial.set_tokens_done(std::max(trial.tokens_done(), point.tokens()));
-    update = std::move(trial);
+    update = trial;
   }
   SCALELAW_ASSIGN_OR_RETURN(bool inserted, store_->AppendMetric(point, update));
-  return inserted ? MetricWrite::kStored : MetricWrite::kDuplicate;
+  if (!inserted) return MetricWrite::kDuplicate;
+  if (update) observer_->OnTrialWritten(*update, previous);
+  observer_->OnMetricStored(trial.spec(), point);
+  return MetricWrite::kStored;
 }
 
 absl::StatusOr<bool> TrialScheduler::CompleteTrial(const v1::CompleteTrialRequest& request) {
@@ -230,8 +254,10 @@ absl::StatusOr<bool> TrialScheduler::CompleteTrial(const v1::CompleteTrialReques
     return true;  // a resend of a completion already stored
   }
   if (!HoldsLease(trial, request.worker_id(), request.attempt())) return false;
+  observer_->OnWorkerContact(request.worker_id());
 
   const int64_t now_ms = clock_->NowMs();
+  const v1::TrialState previous = trial.state();
   trial.set_state(ended);
   *trial.mutable_result() = result;
   trial.set_reason(result.diverged() ? result.divergence_reason() : "");
@@ -242,6 +268,7 @@ absl::StatusOr<bool> TrialScheduler::CompleteTrial(const v1::CompleteTrialReques
   auto attempt_row =
       EndAttempt(trial, now_ms, result.diverged() ? "diverged" : "succeeded", trial.reason());
   SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, attempt_row}}));
+  observer_->OnTrialWritten(trial, previous);
   return true;
 }
 
@@ -251,7 +278,9 @@ absl::StatusOr<bool> TrialScheduler::FailTrial(const v1::FailTrialRequest& reque
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(request.trial_id()));
   if (!HoldsLease(trial, request.worker_id(), request.attempt())) return false;
+  observer_->OnWorkerContact(request.worker_id());
   SCALELAW_ASSIGN_OR_RETURN(uint32_t max_attempts, MaxAttempts(trial.spec().sweep_id()));
+  const v1::TrialState previous = trial.state();
 
   const std::string why = request.reason().empty() ? "no reason given" : request.reason();
   auto attempt_row = EndAttempt(trial, clock_->NowMs(), "failed", why);
@@ -263,6 +292,7 @@ absl::StatusOr<bool> TrialScheduler::FailTrial(const v1::FailTrialRequest& reque
   if (retry) trial.clear_worker_id();
   trial.set_lease_deadline_ms(0);
   SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, attempt_row}}));
+  observer_->OnTrialWritten(trial, previous);
   return true;
 }
 
@@ -274,8 +304,10 @@ absl::StatusOr<uint32_t> TrialScheduler::CancelSweep(const std::string& sweep_id
   SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store_->ListTrials(sweep_id));
   const int64_t now_ms = clock_->NowMs();
   std::vector<TrialWrite> writes;
+  std::vector<v1::TrialState> previous;
   for (v1::Trial& trial : trials) {
     if (IsEnded(trial.state())) continue;
+    previous.push_back(trial.state());
     std::optional<AttemptRecord> attempt_row;
     if (IsLive(trial.state()))
       attempt_row = EndAttempt(trial, now_ms, "cancelled", "sweep cancelled");
@@ -286,6 +318,9 @@ absl::StatusOr<uint32_t> TrialScheduler::CancelSweep(const std::string& sweep_id
   }
   if (writes.empty()) return 0u;  // every trial had ended: the sweep is DONE
   SCALELAW_RETURN_IF_ERROR(store_->CancelSweep(sweep_id, writes));
+  for (size_t i = 0; i < writes.size(); ++i) {
+    observer_->OnTrialWritten(writes[i].trial, previous[i]);
+  }
   return static_cast<uint32_t>(writes.size());
 }
 
@@ -308,6 +343,7 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
     const int64_t expiries = earlier_expiries + 1;
     auto attempt_row = EndAttempt(trial, now_ms, "lease_expired",
                                   absl::StrCat("no heartbeat from ", trial.worker_id()));
+    const v1::TrialState previous = trial.state();
     if (trial.attempt() >= max_attempts) {
       trial.set_state(v1::TRIAL_STATE_FAILED);
       trial.set_reason(absl::StrCat("lease expired ", expiries, expiries == 1 ? " time" : " times",
@@ -321,6 +357,8 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
     }
     trial.set_lease_deadline_ms(0);
     SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, attempt_row}}));
+    observer_->OnLeaseExpired(trial);
+    observer_->OnTrialWritten(trial, previous);
     ++expired;
   }
   return expired;

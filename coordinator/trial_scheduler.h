@@ -21,6 +21,9 @@
 // (empty ids, non-finite results), NOT_FOUND for unknown workers, sweeps and
 // trials, and the store's errors.
 //
+// Monitoring: an optional CoordinatorObserver hears of every committed change
+// (called with the scheduler's lock held, in commit order).
+//
 // Thread safety: all methods are thread-safe; one mutex serialises state
 // changes so each read-modify-write of a trial is atomic.
 #pragma once
@@ -33,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "coordinator/clock.h"
+#include "coordinator/coordinator_observer.h"
 #include "coordinator/store.h"
 #include "scalelaw/v1/coordinator.pb.h"
 
@@ -52,8 +56,10 @@ enum class MetricWrite { kStored, kDuplicate };
 
 class TrialScheduler {
  public:
-  // `store` and `clock` are not owned and must outlive the scheduler.
-  TrialScheduler(Store* store, const Clock* clock, SchedulerOptions options = {});
+  // `store`, `clock` and `observer` are not owned and must outlive the
+  // scheduler; `observer` may be null.
+  TrialScheduler(Store* store, const Clock* clock, SchedulerOptions options = {},
+                 CoordinatorObserver* observer = nullptr);
 
   // Records a worker and returns its new id ("w-<n>").
   absl::StatusOr<std::string> RegisterWorker(const v1::RegisterWorkerRequest& request);
@@ -102,6 +108,7 @@ class TrialScheduler {
   Store* const store_;
   const Clock* const clock_;
   const SchedulerOptions options_;
+  CoordinatorObserver* const observer_;  // never null (a no-op when none given)
   std::mutex mu_;
 };
 

@@ -1,0 +1,45 @@
+// A thin client for the Coordinator service used by CLI subcommands: one
+// generic call with a deadline, turning gRPC errors into absl::Status messages
+// that name the coordinator address.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "scalelaw/v1/coordinator.grpc.pb.h"
+
+namespace scalelaw::cli {
+
+// The address subcommands use when --coordinator is not given:
+// $SCALELAW_COORDINATOR, else 127.0.0.1:50051.
+std::string DefaultCoordinatorAddress();
+
+class CoordinatorClient {
+ public:
+  explicit CoordinatorClient(std::string address);
+
+  // Calls `method` on the stub, e.g. Call(&Stub::GetSweep, request, &reply).
+  template <typename Request, typename Response>
+  absl::Status Call(grpc::Status (v1::Coordinator::Stub::*method)(grpc::ClientContext*,
+                                                                 const Request&, Response*),
+                    const Request& request, Response* response,
+                    std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    return ToStatus((stub_.get()->*method)(&context, request, response));
+  }
+
+  const std::string& address() const { return address_; }
+
+ private:
+  absl::Status ToStatus(const grpc::Status& status) const;
+
+  std::string address_;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+}  // namespace scalelaw::cli

@@ -1,0 +1,23 @@
+// The `scalelaw` binary: parses flags and hands each subcommand to the
+// libraries. It never links libtorch; training runs in `scalelaw-worker`.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "scalelaw: scaling-law sweeps. Train a model-size x token grid on workers, fit power\n"
+      "laws and Chinchilla frontiers, and predict the compute-optimal model for a budget.\n\n"
+      "Example: scalelaw run sweeps/quickstart.yaml --out runs/quickstart"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", SCALELAW_VERSION);
+  int exit_code = 0;
+  scalelaw::cli::AddRunCommand(app, &exit_code);
+  scalelaw::cli::AddCoordinatorCommand(app, &exit_code);
+  scalelaw::cli::AddSweepCommands(app, &exit_code);
+  scalelaw::cli::AddWorkerCommand(app, &exit_code);
+  scalelaw::cli::AddFitCommands(app, &exit_code);
+  scalelaw::cli::AddCompareCommand(app, &exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

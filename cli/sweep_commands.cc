@@ -1,0 +1,151 @@
+// `scalelaw sweep submit|status|list|cancel|trials`: talk to a running coordinator.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/coordinator_client.h"
+#include "cli/sweep_display.h"
+#include "sweeps/spec_parser.h"
+
+namespace scalelaw::cli {
+namespace {
+
+using Stub = v1::Coordinator::Stub;
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+void AddSubmit(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
+  auto spec_path = std::make_shared<std::string>();
+  CLI::App* cmd = AddSubcommand(sweep, "submit", "Submit a sweep spec to a coordinator and print its id",
+      "Validate a sweep spec, submit it to the coordinator and print the sweep id. Returns\n"
+      "at once; start workers with `scalelaw worker` (or a launcher) to run the trials.\n\n"
+      "Example: scalelaw sweep submit sweeps/quickstart.yaml --coordinator 127.0.0.1:50051");
+  cmd->add_option("spec", *spec_path, "Sweep spec (YAML)")->required()->check(CLI::ExistingFile);
+  cmd->callback([spec_path, address, exit_code] {
+    auto spec = sweeps::LoadSweepSpec(*spec_path);
+    if (!spec.ok()) {
+      *exit_code = Fail(spec.status());
+      return;
+    }
+    std::ifstream in(*spec_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    v1::SubmitSweepRequest request;
+    *request.mutable_spec() = *spec;
+    request.set_spec_yaml(text.str());
+    v1::SubmitSweepResponse response;
+    CoordinatorClient client(*address);
+    if (absl::Status s = client.Call(&Stub::SubmitSweep, request, &response); !s.ok()) {
+      *exit_code = Fail(s);
+      return;
+    }
+    std::printf("%s\n", response.sweep_id().c_str());
+    std::fprintf(stderr, "submitted %u trials\n", response.n_trials());
+  });
+}
+
+void AddStatus(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
+  struct Args {
+    std::string sweep_id;
+    bool watch = false;
+    double interval = 5;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = AddSubcommand(sweep, "status", "Show a sweep's progress and trials (--watch to follow)",
+      "Show a sweep's trial counts per state and its token progress; --watch refreshes\n"
+      "until the sweep ends.\n\nExample: scalelaw sweep status quickstart-1 --watch");
+  cmd->add_option("sweep_id", args->sweep_id, "Sweep id (from `sweep submit`)")->required();
+  cmd->add_flag("--watch,-w", args->watch, "Refresh until the sweep ends");
+  cmd->add_option("--interval", args->interval, "Seconds between refreshes")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([args, address, exit_code] {
+    CoordinatorClient client(*address);
+    while (true) {
+      v1::GetSweepRequest request;
+      request.set_sweep_id(args->sweep_id);
+      v1::Sweep sweep;
+      if (absl::Status s = client.Call(&Stub::GetSweep, request, &sweep); !s.ok()) {
+        *exit_code = Fail(s);
+        return;
+      }
+      v1::ListTrialsRequest trials_request;
+      trials_request.set_sweep_id(args->sweep_id);
+      v1::ListTrialsResponse trials;
+      if (absl::Status s = client.Call(&Stub::ListTrials, trials_request, &trials); !s.ok()) {
+        *exit_code = Fail(s);
+        return;
+      }
+      std::printf("%s\n%s", FormatSweepStatus(sweep).c_str(), FormatTrialTable(trials).c_str());
+      std::fflush(stdout);
+      if (!args->watch || sweep.state() != v1::SWEEP_STATE_RUNNING) return;
+      std::this_thread::sleep_for(std::chrono::duration<double>(args->interval));
+      std::printf("\n");
+    }
+  });
+}
+
+void AddList(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
+  CLI::App* cmd = AddSubcommand(sweep, "list", "List the coordinator's sweeps",
+      "List the coordinator's sweeps.\n\nExample: scalelaw sweep list");
+  cmd->callback([address, exit_code] {
+    CoordinatorClient client(*address);
+    v1::ListSweepsResponse response;
+    if (absl::Status s = client.Call(&Stub::ListSweeps, v1::ListSweepsRequest(), &response);
+        !s.ok()) {
+      *exit_code = Fail(s);
+      return;
+    }
+    for (const v1::Sweep& sweep : response.sweeps()) {
+      std::printf("%s", FormatSweepStatus(sweep).c_str());
+    }
+  });
+}
+
+void AddCancel(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
+  auto sweep_id = std::make_shared<std::string>();
+  CLI::App* cmd = AddSubcommand(sweep, "cancel", "Cancel a sweep's unended trials",
+      "Cancel a sweep: its unended trials become CANCELLED and their workers stop at the\n"
+      "next heartbeat.\n\nExample: scalelaw sweep cancel quickstart-1");
+  cmd->add_option("sweep_id", *sweep_id, "Sweep id")->required();
+  cmd->callback([sweep_id, address, exit_code] {
+    CoordinatorClient client(*address);
+    v1::CancelSweepRequest request;
+    request.set_sweep_id(*sweep_id);
+    v1::CancelSweepResponse response;
+    if (absl::Status s = client.Call(&Stub::CancelSweep, request, &response); !s.ok()) {
+      *exit_code = Fail(s);
+      return;
+    }
+    std::printf("cancelled %u trials of %s\n", response.cancelled_trials(), sweep_id->c_str());
+  });
+}
+
+}  // namespace
+
+void AddSweepCommands(CLI::App& app, int* exit_code) {
+  auto address = std::make_shared<std::string>(DefaultCoordinatorAddress());
+  CLI::App* sweep = AddSubcommand(app, "sweep", "Submit, follow and cancel sweeps on a running coordinator",
+      "Submit and follow sweeps on a running coordinator (see `scalelaw coordinator`).\n\n"
+      "Example: scalelaw sweep submit sweeps/quickstart.yaml && scalelaw sweep list");
+  sweep->require_subcommand(1);
+  sweep->add_option("--coordinator,-c", *address,
+                    "Coordinator address host:port (default $SCALELAW_COORDINATOR or "
+                    "127.0.0.1:50051)")
+      ->capture_default_str();
+  AddSubmit(*sweep, address, exit_code);
+  AddStatus(*sweep, address, exit_code);
+  AddList(*sweep, address, exit_code);
+  AddCancel(*sweep, address, exit_code);
+  // `scalelaw sweep status ID --coordinator ADDR` works as well as putting
+  // --coordinator before the subcommand.
+  for (CLI::App* sub : sweep->get_subcommands({})) sub->fallthrough();
+}
+
+}  // namespace scalelaw::cli

@@ -1,0 +1,57 @@
+// Serves GET /metrics over HTTP/1.1 with Boost.Beast on a caller's
+// io_context (the coordinator's own Asio thread), the body coming from a
+// render function (CoordinatorMetrics::Scrape).
+//
+// Why not prometheus-cpp's civetweb Exposer: in a process that also loads
+// Ceres/glog (the coordinator links fitting/), civetweb's small fixed worker
+// stacks overflowed on the first scrape (DESIGN.md, platform facts). Beast
+// runs on the io_context thread, which has a normal stack, needs no extra
+// threads, and lets each scrape refresh time-dependent gauges first.
+//
+//   auto http = MetricsHttpServer::Start(io, "127.0.0.1:9464", [&] { return m.Scrape(); });
+//
+// Other paths answer 404; methods other than GET and HEAD answer 405.
+// Connections are kept alive (Prometheus reuses them) and closed after 60 s
+// of idleness.
+//
+// Lifetime and threads: the render function runs on the io_context's thread.
+// Stop the io_context (and join its thread) before destroying the server;
+// connections still open then are closed when the io_context is destroyed.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace scalelaw::coordinator {
+
+class MetricsHttpServer {
+ public:
+  using RenderFn = std::function<std::string()>;
+
+  // Binds `listen_address` ("host:port"; port 0 picks a free one) and starts
+  // accepting on `io`. INVALID_ARGUMENT for a malformed address, UNAVAILABLE
+  // when it cannot be bound.
+  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(boost::asio::io_context& io,
+                                                                  const std::string& listen_address,
+                                                                  RenderFn render);
+
+  MetricsHttpServer(const MetricsHttpServer&) = delete;
+  MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  MetricsHttpServer(boost::asio::io_context& io, RenderFn render);
+  void Accept();
+
+  boost::asio::ip::tcp::acceptor acceptor_;
+  const std::shared_ptr<const RenderFn> render_;
+  int port_ = 0;
+};
+
+}  // namespace scalelaw::coordinator

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages scalelaw needs to build, run and test.
+# Idempotent: installs only what is missing, and does nothing when all is there.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  cmake ninja-build g++ ccache pkg-config
+  # libraries
+  libtorch-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libceres-dev prometheus-cpp-dev libboost-dev libsqlite3-dev libyaml-cpp-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev sqlite3
+  # benchmark peers (Debian's Python: /usr/bin/python3)
+  python3-scipy
+  # a fast BLAS for libtorch (Ceres pulls in ATLAS, ~2.7x slower training)
+  libopenblas0-openmp
+  # the default training corpus: ~12 MB of English reStructuredText
+  python3.11-doc
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}"
+fi
+
+# Make OpenBLAS the selected BLAS/LAPACK even where ATLAS was installed later.
+arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+for lib in libblas.so.3 liblapack.so.3; do
+  target=/usr/lib/$arch/openblas-openmp/$lib
+  if [ -e "$target" ] && [ "$(readlink -f "/usr/lib/$arch/$lib")" != "$(readlink -f "$target")" ]; then
+    "${sudo_cmd[@]}" update-alternatives --quiet --set "$lib-$arch" "$target"
+  fi
+done
+echo "setup: all packages present"

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# A real Prometheus (Debian's `prometheus`, on 127.0.0.1, a free port, a config
+# and storage written here) scrapes a real coordinator serving a driven sweep
+# (scalelaw_monitoring_demo); then every PromQL expression of the Grafana
+# dashboards, with the dashboard variables substituted, must return series
+# through `promtool query instant`. Also: `promtool check config` on the
+# shipped deploy/prometheus/prometheus.yml and the dashboards' structure.
+#
+#   prometheus_dashboards_test.sh DEMO_BINARY REPO_ROOT
+#
+# Exit 77 (skip) when prometheus or promtool is missing. Everything started
+# here is stopped on exit; the whole test is bounded by `timeout`s.
+set -euo pipefail
+
+demo=${1:?demo binary}
+root=${2:?repository root}
+python=/usr/bin/python3
+prometheus=$(command -v prometheus || true)
+promtool=$(command -v promtool || true)
+if [[ -z "$prometheus" || -z "$promtool" ]]; then
+  echo "SKIP: prometheus/promtool not installed (apt-get install prometheus)"
+  exit 77
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/scalelaw-prometheus-XXXXXX")
+demo_pid=""
+prom_pid=""
+cleanup() {
+  for pid in $prom_pid $demo_pid; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in $prom_pid $demo_pid; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*"
+  for log in "$work"/*.log; do
+    [[ -f "$log" ]] || continue
+    echo "--- $log (tail)"; tail -n 30 "$log"
+  done
+  exit 1
+}
+
+free_port() {
+  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+echo "== promtool check config deploy/prometheus/prometheus.yml"
+"$promtool" check config "$root/deploy/prometheus/prometheus.yml" || fail "shipped config invalid"
+
+echo "== dashboard structure"
+"$python" "$root/tests/monitoring/check_dashboards.py" \
+  --dashboards "$root/deploy/grafana/dashboards" \
+  --provisioning "$root/deploy/grafana/provisioning" structure || fail "dashboard structure"
+
+echo "== coordinator with a driven sweep"
+"$demo" --db "$work/coordinator.db" --info "$work/demo.info" --seconds 200 >"$work/demo.log" 2>&1 &
+demo_pid=$!
+for _ in $(seq 600); do
+  [[ -f "$work/demo.info" ]] && break
+  kill -0 "$demo_pid" 2>/dev/null || fail "demo coordinator exited early"
+  sleep 0.1
+done
+[[ -f "$work/demo.info" ]] || fail "demo coordinator did not drive its sweep within 60 s"
+metrics_port=$(sed -n 's/^metrics_port=//p' "$work/demo.info")
+sweep=$(sed -n 's/^sweep=//p' "$work/demo.info")
+trial=$(sed -n 's/^trial=//p' "$work/demo.info")
+echo "metrics on 127.0.0.1:$metrics_port, sweep $sweep, running trial $trial"
+
+echo "== prometheus"
+prom_port=$(free_port)
+cat >"$work/prometheus.yml" <<CONFIG
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: scalelaw-coordinator
+    static_configs:
+      - targets: ["127.0.0.1:$metrics_port"]
+CONFIG
+"$promtool" check config "$work/prometheus.yml" >/dev/null || fail "test config invalid"
+"$prometheus" --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
+  --web.listen-address="127.0.0.1:$prom_port" --log.level=warn >"$work/prometheus.log" 2>&1 &
+prom_pid=$!
+url="http://127.0.0.1:$prom_port"
+
+# Wait for the target to be up with enough samples for rate() over 1m.
+scrapes=0
+for _ in $(seq 300); do
+  kill -0 "$prom_pid" 2>/dev/null || fail "prometheus exited"
+  out=$(timeout 10 "$promtool" query instant -o json "$url" \
+    'count_over_time(up{job="scalelaw-coordinator"}[1m]) and up == 1' 2>/dev/null || true)
+  scrapes=$(printf '%s' "$out" | "$python" -c \
+    'import json,sys; r=json.loads(sys.stdin.read() or "[]"); print(int(float(r[0]["value"][1])) if r else 0)' \
+    2>/dev/null || echo 0)
+  [[ "$scrapes" -ge 6 ]] && break
+  sleep 0.5
+done
+[[ "$scrapes" -ge 6 ]] || fail "prometheus did not scrape the coordinator 6 times"
+echo "prometheus on $url has $scrapes scrapes"
+
+echo "== every dashboard expression"
+"$python" "$root/tests/monitoring/check_dashboards.py" \
+  --dashboards "$root/deploy/grafana/dashboards" \
+  --provisioning "$root/deploy/grafana/provisioning" \
+  query --promtool "$promtool" --url "$url" \
+  --var "sweep=$sweep" --var "trial=$trial" --var "law=chinchilla" || fail "dashboard queries"
+echo "PASS"
