@@ -17,11 +17,15 @@ inline CLI::App* AddSubcommand(CLI::App& parent, const std::string& name,
   return cmd;
 }
 
-void AddRunCommand(CLI::App& app, int* exit_code);           // run_command.cc
-void AddCoordinatorCommand(CLI::App& app, int* exit_code);   // coordinator_command.cc
-void AddSweepCommands(CLI::App& app, int* exit_code);        // sweep_commands.cc
-void AddWorkerCommand(CLI::App& app, int* exit_code);        // worker_command.cc
-void AddFitCommands(CLI::App& app, int* exit_code);          // fit_commands.cc: fit, optimal, predict
-void AddCompareCommand(CLI::App& app, int* exit_code);       // compare_command.cc: compare
+void AddRunCommand(CLI::App& app, int* exit_code);          // run_command.cc
+void AddCoordinatorCommand(CLI::App& app, int* exit_code);  // coordinator_command.cc
+void AddSweepCommands(CLI::App& app, int* exit_code);       // sweep_commands.cc
+void AddWorkerCommand(CLI::App& app, int* exit_code);       // worker_command.cc
+void AddFitCommands(CLI::App& app, int* exit_code);     // fit_commands.cc: fit, optimal, predict
+void AddCompareCommand(CLI::App& app, int* exit_code);  // compare_command.cc: compare
+void AddReportCommand(CLI::App& app, int* exit_code);   // report_command.cc: report
+void AddTrainCommand(CLI::App& app,
+                     int* exit_code);  // train_command.cc: train (execs scalelaw-worker train)
+void AddModelCommand(CLI::App& app, int* exit_code);  // model_command.cc: model shapes
 
 }  // namespace scalelaw::cli

@@ -15,6 +15,7 @@
 #include "fitting/provenance.h"
 #include "fitting/recipe_comparison.h"
 #include "fitting/runs_csv.h"
+#include "fitting/runs_json.h"
 
 namespace scalelaw::cli {
 namespace {
@@ -185,10 +186,10 @@ void AddCompareCommand(CLI::App& app, int* exit_code) {
     options.seed = flags->seed;
     options.huber_delta = flags->huber_delta;
     const absl::StatusOr<std::vector<fitting::Observation>> baseline =
-        fitting::ReadRunsCsv(flags->baseline);
+        fitting::ReadRuns(flags->baseline);
     if (!baseline.ok()) return (void)Fail(baseline.status(), exit_code);
     const absl::StatusOr<std::vector<fitting::Observation>> candidate =
-        fitting::ReadRunsCsv(flags->candidate);
+        fitting::ReadRuns(flags->candidate);
     if (!candidate.ok()) return (void)Fail(candidate.status(), exit_code);
     const absl::StatusOr<fitting::RecipeComparison> comparison =
         fitting::CompareRecipes(*baseline, *candidate, options);

@@ -19,7 +19,8 @@ absl::Status CoordinatorClient::ToStatus(const grpc::Status& status) const {
   const std::string message = status.error_code() == grpc::StatusCode::UNAVAILABLE
                                   ? "coordinator at " + address_ +
                                         " is not reachable (start one with `scalelaw "
-                                        "coordinator`): " + status.error_message()
+                                        "coordinator`): " +
+                                        status.error_message()
                                   : status.error_message();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), message);
 }

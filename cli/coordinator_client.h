@@ -25,7 +25,7 @@ class CoordinatorClient {
   // Calls `method` on the stub, e.g. Call(&Stub::GetSweep, request, &reply).
   template <typename Request, typename Response>
   absl::Status Call(grpc::Status (v1::Coordinator::Stub::*method)(grpc::ClientContext*,
-                                                                 const Request&, Response*),
+                                                                  const Request&, Response*),
                     const Request& request, Response* response,
                     std::chrono::seconds timeout = std::chrono::seconds(30)) {
     grpc::ClientContext context;

@@ -21,7 +21,8 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
     double metrics_retention_s = 900;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = AddSubcommand(app, "coordinator", "Run the gRPC coordinator and its SQLite store",
+  CLI::App* cmd = AddSubcommand(
+      app, "coordinator", "Run the gRPC coordinator and its SQLite store",
       "Run the coordinator: serves the Coordinator gRPC API, keeps sweeps, trials, leases\n"
       "and metric points in a SQLite store (WAL), and requeues trials whose lease expires.\n"
       "Stops cleanly on SIGINT or SIGTERM; restarting on the same --db resumes every sweep.\n\n"
@@ -64,8 +65,8 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
       *exit_code = 1;
       return;
     }
-    std::fprintf(stderr, "coordinator listening on %s (store: %s)\n",
-                 (*server)->address().c_str(), args->db.c_str());
+    std::fprintf(stderr, "coordinator listening on %s (store: %s)\n", (*server)->address().c_str(),
+                 args->db.c_str());
     if ((*server)->metrics_port() > 0) {
       const std::string& metrics = args->metrics_listen;
       std::fprintf(stderr, "metrics on http://%s:%d/metrics\n",

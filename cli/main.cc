@@ -1,10 +1,16 @@
 // The `scalelaw` binary: parses flags and hands each subcommand to the
 // libraries. It never links libtorch; training runs in `scalelaw-worker`.
+#include <glog/logging.h>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  // Ceres logs through glog; its per-start line-search warnings are noise to a
+  // user reading a fit, so only errors reach stderr.
+  FLAGS_minloglevel = google::GLOG_ERROR;
+  google::InitGoogleLogging(argv[0]);
   CLI::App app{
       "scalelaw: scaling-law sweeps. Train a model-size x token grid on workers, fit power\n"
       "laws and Chinchilla frontiers, and predict the compute-optimal model for a budget.\n\n"
@@ -18,6 +24,9 @@ int main(int argc, char** argv) {
   scalelaw::cli::AddWorkerCommand(app, &exit_code);
   scalelaw::cli::AddFitCommands(app, &exit_code);
   scalelaw::cli::AddCompareCommand(app, &exit_code);
+  scalelaw::cli::AddReportCommand(app, &exit_code);
+  scalelaw::cli::AddTrainCommand(app, &exit_code);
+  scalelaw::cli::AddModelCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -14,11 +14,11 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
-#include "common/status_macros.h"
 #include "cli/commands.h"
 #include "cli/coordinator_client.h"
 #include "cli/sweep_display.h"
 #include "cli/worker_binary.h"
+#include "common/status_macros.h"
 #include "coordinator/coordinator_server.h"
 #include "coordinator/local_launcher.h"
 #include "sweeps/spec_parser.h"
@@ -94,8 +94,8 @@ std::string ProgressLine(const v1::Sweep& sweep, double elapsed_s) {
   std::string counts;
   for (const v1::StateCount& count : sweep.counts()) {
     if (count.count() == 0) continue;
-    counts += absl::StrFormat("%s%s %u", counts.empty() ? "" : ", ",
-                              TrialStateName(count.state()), count.count());
+    counts += absl::StrFormat("%s%s %u", counts.empty() ? "" : ", ", TrialStateName(count.state()),
+                              count.count());
   }
   const double fraction =
       sweep.tokens_total() > 0 ? double(sweep.tokens_done()) / double(sweep.tokens_total()) : 0;
@@ -136,8 +136,8 @@ absl::Status TrainSweep(CoordinatorClient& client, const std::string& address,
     }
     if (sweep.state() != v1::SWEEP_STATE_RUNNING) break;
     const auto exits = launcher->Poll();
-    const bool all_gone = std::all_of(exits.begin(), exits.end(),
-                                      [](const auto& exit) { return exit.has_value(); });
+    const bool all_gone =
+        std::all_of(exits.begin(), exits.end(), [](const auto& exit) { return exit.has_value(); });
     if (all_gone) {
       return absl::InternalError(absl::StrFormat(
           "every worker exited before sweep %s ended (see %s); run the same command again "
@@ -160,15 +160,17 @@ std::vector<double> DefaultBudgets(const v1::ListTrialsResponse& trials) {
 }
 
 void PrintFit(const v1::FitResult& fit) {
-  std::printf("\nChinchilla fit (approach 3, %s parameters, %u points): L(N, D) = E + A/N^alpha + "
-              "B/D^beta\n",
-              fit.param_count().empty() ? "total" : fit.param_count().c_str(), fit.n_points());
-  std::printf("  E = %.4f  A = %.4g  B = %.4g  alpha = %.4f  beta = %.4f\n",
-              fit.params().at("E"), fit.params().at("A"), fit.params().at("B"),
-              fit.params().at("alpha"), fit.params().at("beta"));
+  std::printf(
+      "\nChinchilla fit (approach 3, %s parameters, %u points): L(N, D) = E + A/N^alpha + "
+      "B/D^beta\n",
+      fit.param_count().empty() ? "total" : fit.param_count().c_str(), fit.n_points());
+  std::printf("  E = %.4f  A = %.4g  B = %.4g  alpha = %.4f  beta = %.4f\n", fit.params().at("E"),
+              fit.params().at("A"), fit.params().at("B"), fit.params().at("alpha"),
+              fit.params().at("beta"));
   std::printf("  objective (sum of Huber terms) = %.6g, optimiser: %s\n", fit.objective(),
               fit.termination().c_str());
-  for (const std::string& excluded : fit.excluded()) std::printf("  left out: %s\n", excluded.c_str());
+  for (const std::string& excluded : fit.excluded())
+    std::printf("  left out: %s\n", excluded.c_str());
   std::printf("\nCompute-optimal allocation (C = 6 N D, closed form):\n");
   std::printf("  %12s %12s %12s %12s %10s\n", "C (FLOPs)", "N_opt", "D_opt", "tokens/param",
               "L_opt");
@@ -181,6 +183,12 @@ void PrintFit(const v1::FitResult& fit) {
 int Run(const RunArgs& args) {
   auto spec = sweeps::LoadSweepSpec(args.spec_path);
   if (!spec.ok()) return Report(spec.status(), kBadInput);
+  // Checkpoints live beside the store so a resumed run continues its trials
+  // from their newest checkpoint (set before submit so a rerun matches).
+  if (spec->training().checkpoint_dir().empty()) {
+    spec->mutable_training()->set_checkpoint_dir(
+        std::filesystem::absolute(std::filesystem::path(args.out_dir) / "checkpoints").string());
+  }
   std::error_code error;
   std::filesystem::create_directories(args.out_dir, error);
   if (error) {
@@ -238,7 +246,8 @@ int Run(const RunArgs& args) {
 
 void AddRunCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<RunArgs>();
-  CLI::App* cmd = AddSubcommand(app, "run", "Run a sweep end to end on this machine and print the compute-optimal answer",
+  CLI::App* cmd = AddSubcommand(
+      app, "run", "Run a sweep end to end on this machine and print the compute-optimal answer",
       "Run a sweep end to end on this machine: an embedded coordinator (store in\n"
       "DIR/state.db), local worker processes, a Chinchilla fit of the results (DIR/fit.json)\n"
       "and the compute-optimal model size, token count and loss for larger budgets.\n"

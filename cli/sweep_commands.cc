@@ -23,7 +23,8 @@ int Fail(const absl::Status& status) {
 
 void AddSubmit(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
   auto spec_path = std::make_shared<std::string>();
-  CLI::App* cmd = AddSubcommand(sweep, "submit", "Submit a sweep spec to a coordinator and print its id",
+  CLI::App* cmd = AddSubcommand(
+      sweep, "submit", "Submit a sweep spec to a coordinator and print its id",
       "Validate a sweep spec, submit it to the coordinator and print the sweep id. Returns\n"
       "at once; start workers with `scalelaw worker` (or a launcher) to run the trials.\n\n"
       "Example: scalelaw sweep submit sweeps/quickstart.yaml --coordinator 127.0.0.1:50051");
@@ -58,7 +59,8 @@ void AddStatus(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
     double interval = 5;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = AddSubcommand(sweep, "status", "Show a sweep's progress and trials (--watch to follow)",
+  CLI::App* cmd = AddSubcommand(
+      sweep, "status", "Show a sweep's progress and trials (--watch to follow)",
       "Show a sweep's trial counts per state and its token progress; --watch refreshes\n"
       "until the sweep ends.\n\nExample: scalelaw sweep status quickstart-1 --watch");
   cmd->add_option("sweep_id", args->sweep_id, "Sweep id (from `sweep submit`)")->required();
@@ -93,7 +95,7 @@ void AddStatus(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
 
 void AddList(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
   CLI::App* cmd = AddSubcommand(sweep, "list", "List the coordinator's sweeps",
-      "List the coordinator's sweeps.\n\nExample: scalelaw sweep list");
+                                "List the coordinator's sweeps.\n\nExample: scalelaw sweep list");
   cmd->callback([address, exit_code] {
     CoordinatorClient client(*address);
     v1::ListSweepsResponse response;
@@ -110,7 +112,8 @@ void AddList(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_co
 
 void AddCancel(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
   auto sweep_id = std::make_shared<std::string>();
-  CLI::App* cmd = AddSubcommand(sweep, "cancel", "Cancel a sweep's unended trials",
+  CLI::App* cmd = AddSubcommand(
+      sweep, "cancel", "Cancel a sweep's unended trials",
       "Cancel a sweep: its unended trials become CANCELLED and their workers stop at the\n"
       "next heartbeat.\n\nExample: scalelaw sweep cancel quickstart-1");
   cmd->add_option("sweep_id", *sweep_id, "Sweep id")->required();
@@ -131,13 +134,15 @@ void AddCancel(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
 
 void AddSweepCommands(CLI::App& app, int* exit_code) {
   auto address = std::make_shared<std::string>(DefaultCoordinatorAddress());
-  CLI::App* sweep = AddSubcommand(app, "sweep", "Submit, follow and cancel sweeps on a running coordinator",
+  CLI::App* sweep = AddSubcommand(
+      app, "sweep", "Submit, follow and cancel sweeps on a running coordinator",
       "Submit and follow sweeps on a running coordinator (see `scalelaw coordinator`).\n\n"
       "Example: scalelaw sweep submit sweeps/quickstart.yaml && scalelaw sweep list");
   sweep->require_subcommand(1);
-  sweep->add_option("--coordinator,-c", *address,
-                    "Coordinator address host:port (default $SCALELAW_COORDINATOR or "
-                    "127.0.0.1:50051)")
+  sweep
+      ->add_option("--coordinator,-c", *address,
+                   "Coordinator address host:port (default $SCALELAW_COORDINATOR or "
+                   "127.0.0.1:50051)")
       ->capture_default_str();
   AddSubmit(*sweep, address, exit_code);
   AddStatus(*sweep, address, exit_code);

@@ -39,9 +39,9 @@ std::string FormatSweepStatus(const v1::Sweep& sweep) {
 }
 
 std::string FormatTrialTable(const v1::ListTrialsResponse& trials) {
-  std::string out = absl::StrFormat("%-18s %-12s %10s %10s %-10s %3s %9s %9s\n", "trial",
-                                    "layers x d", "params", "tokens", "state", "att",
-                                    "train", "val loss");
+  std::string out =
+      absl::StrFormat("%-18s %-12s %10s %10s %-10s %3s %9s %9s\n", "trial", "layers x d", "params",
+                      "tokens", "state", "att", "train", "val loss");
   for (const v1::Trial& trial : trials.trials()) {
     const v1::TrialSpec& spec = trial.spec();
     const bool ended = trial.result().tokens() > 0;

@@ -15,7 +15,8 @@
 namespace scalelaw::cli {
 
 void AddWorkerCommand(CLI::App& app, int* exit_code) {
-  CLI::App* cmd = AddSubcommand(app, "worker", "Run a training worker (libtorch) against a coordinator",
+  CLI::App* cmd = AddSubcommand(
+      app, "worker", "Run a training worker (libtorch) against a coordinator",
       "Run a training worker: registers with a coordinator, leases trials, trains them with\n"
       "libtorch and streams loss points back until there is no work left.\n"
       "All arguments go to scalelaw-worker (see `scalelaw worker --help`).\n\n"

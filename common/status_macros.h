@@ -8,9 +8,9 @@
 #define SCALELAW_CONCAT_(a, b) SCALELAW_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define SCALELAW_RETURN_IF_ERROR(expr)              \
-  do {                                              \
-    ::absl::Status scalelaw_status_ = (expr);       \
+#define SCALELAW_RETURN_IF_ERROR(expr)                   \
+  do {                                                   \
+    ::absl::Status scalelaw_status_ = (expr);            \
     if (!scalelaw_status_.ok()) return scalelaw_status_; \
   } while (0)
 

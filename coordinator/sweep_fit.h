@@ -1,30 +1,61 @@
-// GetFit's work: turns a sweep's ended trials into fitting::Observations and
-// fits a law with the fitting library.
+// GetFit's work, and `scalelaw fit --sweep`'s input: turns a sweep's ended
+// trials into fitting::Observations and fits a law with the fitting library.
 //
 //   law "chinchilla" (default): L(N, D) = E + A/N^α + B/D^β (approach 3), with
-//     N = result.params (total), D = result.tokens, L = result.final_val_loss;
-//     optimal points for each requested budget under C = 6·N·D (closed form).
+//     N = result.params (total) or result.non_embedding_params,
+//     D = result.tokens, L = result.final_val_loss; optimal points for each
+//     requested budget under C = 6·N·D (closed form), with bootstrap
+//     intervals when the request asks for them.
 //   law "power": L(C) = E + A·C^(−α) on training compute (result.flops, or
 //     6·N·D); optimal points carry compute and loss only.
 //
-// SUCCEEDED trials are fitted; DIVERGED, FAILED and CANCELLED ones are listed
-// in FitResult.excluded as "trial_id: reason"; unfinished trials are skipped.
-// Errors: INVALID_ARGUMENT for an unknown law or a bad budget;
-// FAILED_PRECONDITION when too few trials have succeeded to fit.
+// SUCCEEDED trials are fitted unless a filter leaves them out; DIVERGED ones
+// are left out unless keep_diverged (and they reported a finite loss);
+// FAILED and CANCELLED ones always. Every trial left out is listed as
+// "trial_id: reason"; unfinished trials are skipped silently.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "fitting/observation.h"
 #include "scalelaw/v1/coordinator.pb.h"
 
 namespace scalelaw::coordinator {
+
+// Which ended trials become points (SCIENCE.md: a fit report shows which
+// points were left out and why).
+struct TrialFilter {
+  double min_tokens = 0;              // leave out trials trained on fewer tokens
+  bool drop_diverged = true;          // leave out DIVERGED trials
+  std::vector<double> exclude_sizes;  // parameters; matched within 5%
+  std::string param_count = "total";  // or "non_embedding": which N to fit
+};
+
+struct SweepObservations {
+  std::vector<fitting::Observation> observations;  // id = trial id
+  std::vector<std::string> excluded;               // "trial_id: reason"
+};
+
+// The points a fit of `trials` uses. A size in exclude_sizes matches a trial
+// whose target_params or fitted params lies within 5% of it. Errors:
+// InvalidArgument for a bad filter (negative min_tokens, a non-positive
+// size, an unknown param_count).
+absl::StatusOr<SweepObservations> ObservationsFromTrials(const std::vector<v1::Trial>& trials,
+                                                         const TrialFilter& filter);
+
+// The filter a GetFitRequest asks for.
+TrialFilter TrialFilterFromRequest(const v1::GetFitRequest& request);
 
 struct SweepFitOptions {
   int num_threads = 2;
 };
 
-// Blocking: a Chinchilla fit runs thousands of starts (seconds).
+// Blocking: a Chinchilla fit runs thousands of starts (seconds), and a
+// bootstrap one refit per resample. Errors: INVALID_ARGUMENT for an unknown
+// law, a bad budget, filter or bootstrap option; FAILED_PRECONDITION when too
+// few trials are left to fit.
 absl::StatusOr<v1::FitResult> FitSweep(const std::vector<v1::Trial>& trials,
                                        const v1::GetFitRequest& request,
                                        const SweepFitOptions& options = {});

@@ -1,5 +1,6 @@
 #include "coordinator/sweep_fit.h"
 
+#include <cmath>
 #include <random>
 
 #include "fitting/compute_optimal.h"
@@ -97,6 +98,74 @@ TEST(SweepFitTest, BadRequestsAndTooFewPoints) {
   std::vector<v1::Trial> few = SyntheticTrials();
   few.erase(few.begin(), few.begin() + 17);  // 3 succeeded left
   EXPECT_TRUE(absl::IsFailedPrecondition(FitSweep(few, v1::GetFitRequest()).status()));
+}
+
+TEST(ObservationsFromTrialsTest, FiltersListEveryTrialLeftOutWithItsReason) {
+  std::vector<v1::Trial> trials = SyntheticTrials();
+  // A diverged trial that still reported a finite loss.
+  trials[trials.size() - 3].mutable_result()->set_params(5'000'000);
+  trials[trials.size() - 3].mutable_result()->set_tokens(100'000'000);
+  trials[trials.size() - 3].mutable_result()->set_final_val_loss(7.5);
+  const double smallest = static_cast<double>(trials[0].result().params());
+
+  TrialFilter filter;
+  filter.min_tokens = 2e9;
+  filter.exclude_sizes = {smallest * 1.03};  // within 5%
+  absl::StatusOr<SweepObservations> points = ObservationsFromTrials(trials, filter);
+  ASSERT_TRUE(points.ok()) << points.status();
+  EXPECT_THAT(points->excluded, Contains(HasSubstr("d1: DIVERGED: loss is nan")));
+  EXPECT_THAT(points->excluded, Contains(HasSubstr("too few tokens")));
+  EXPECT_THAT(points->excluded, Contains(HasSubstr("size excluded by filter")));
+  for (const fitting::Observation& obs : points->observations) {
+    EXPECT_GE(obs.tokens, 2e9);
+    EXPECT_GT(std::abs(obs.params - smallest), 0.05 * smallest);
+  }
+  EXPECT_EQ(points->observations.size() + points->excluded.size(), trials.size() - 1);  // running
+
+  filter = TrialFilter();
+  filter.drop_diverged = false;
+  points = ObservationsFromTrials(trials, filter);
+  ASSERT_TRUE(points.ok());
+  EXPECT_EQ(points->observations.size(), 21u);
+  EXPECT_EQ(points->observations.back().id, "d1");
+
+  filter.param_count = "non_embedding";
+  points = ObservationsFromTrials(trials, filter);
+  ASSERT_TRUE(points.ok());
+  EXPECT_TRUE(points->observations.empty());  // the synthetic trials carry no such count
+  EXPECT_THAT(points->excluded, Contains(HasSubstr("non_embedding_params")));
+
+  filter.param_count = "embedding";
+  EXPECT_TRUE(absl::IsInvalidArgument(ObservationsFromTrials(trials, filter).status()));
+  filter = TrialFilter();
+  filter.exclude_sizes = {-1};
+  EXPECT_TRUE(absl::IsInvalidArgument(ObservationsFromTrials(trials, filter).status()));
+}
+
+TEST(SweepFitTest, RequestFiltersBootstrapAndPointIds) {
+  v1::GetFitRequest request;
+  request.add_compute_budgets(1e21);
+  request.set_min_tokens(1e9);
+  request.set_bootstrap(50);
+  request.set_seed(3);
+  auto fit = FitSweep(SyntheticTrials(), request);
+  ASSERT_TRUE(fit.ok()) << fit.status();
+  EXPECT_EQ(fit->point_ids_size(), static_cast<int>(fit->n_points()));
+  EXPECT_LT(fit->n_points(), 20u);
+  EXPECT_THAT(fit->excluded(), Contains(HasSubstr("too few tokens")));
+  EXPECT_EQ(fit->bootstrap_resamples() + fit->bootstrap_failed(), 50u);
+  ASSERT_TRUE(fit->intervals().contains("alpha"));
+  EXPECT_LE(fit->intervals().at("alpha").lo(), fit->params().at("alpha"));
+  EXPECT_GE(fit->intervals().at("alpha").hi(), fit->params().at("alpha"));
+  ASSERT_EQ(fit->optimal_size(), 1);
+  EXPECT_LE(fit->optimal(0).params_interval().lo(), fit->optimal(0).params());
+  EXPECT_GE(fit->optimal(0).params_interval().hi(), fit->optimal(0).params());
+
+  request.set_bootstrap_unit("model");
+  EXPECT_TRUE(absl::IsInvalidArgument(FitSweep(SyntheticTrials(), request).status()));
+  request.set_bootstrap_unit("size");
+  request.set_law("power");
+  EXPECT_TRUE(absl::IsInvalidArgument(FitSweep(SyntheticTrials(), request).status()));
 }
 
 }  // namespace

@@ -11,11 +11,14 @@ namespace scalelaw::fitting {
 ChinchillaObjectiveFunction::ChinchillaObjectiveFunction(std::vector<double> log_params,
                                                          std::vector<double> log_tokens,
                                                          std::vector<double> log_loss,
-                                                         double huber_delta)
+                                                         double huber_delta,
+                                                         std::vector<double> weights)
     : log_params_(std::move(log_params)),
       log_tokens_(std::move(log_tokens)),
       log_loss_(std::move(log_loss)),
+      weights_(std::move(weights)),
       huber_delta_(huber_delta) {
+  if (weights_.empty()) weights_.assign(log_loss_.size(), 1.0);
   std::map<double, int> index;
   for (double log_size : log_params_) {
     if (index.emplace(log_size, static_cast<int>(log_sizes_.size())).second) {
@@ -34,13 +37,14 @@ bool ChinchillaObjectiveFunction::Evaluate(const double* theta, double* cost,
   size_terms.resize(log_sizes_.size());
   double min_sum = 0;
   *cost = ChinchillaHuberKernelBySize(log_sizes_.data(), log_sizes_.size(), size_of_point_.data(),
-                                      log_tokens_.data(), log_loss_.data(), log_loss_.size(), theta,
-                                      huber_delta_, size_terms.data(), g, &min_sum);
+                                      log_tokens_.data(), log_loss_.data(), weights_.data(),
+                                      log_loss_.size(), theta, huber_delta_, size_terms.data(), g,
+                                      &min_sum);
   // Far from sensible θ the unshifted terms over- or underflow; redo the
   // sum with the max shift (the smallest normal double is ~2.2e-308).
   if (!std::isfinite(*cost) || !(min_sum > 1e-290)) {
     *cost = ChinchillaHuberKernel(log_params_.data(), log_tokens_.data(), log_loss_.data(),
-                                  log_loss_.size(), theta, huber_delta_, g);
+                                  weights_.data(), log_loss_.size(), theta, huber_delta_, g);
   }
   // Ceres treats a false return as a failed step and shortens it.
   return std::isfinite(*cost) && std::isfinite(g[0]) && std::isfinite(g[1]) &&

@@ -38,18 +38,23 @@ struct ChinchillaLogResidual {
   double log_loss;
 };
 
-// f(θ) = Σ_i Huber_δ(r_i(θ)), r_i as in ChinchillaLogResidual, with
+// f(θ) = Σ_i c_i·Huber_δ(r_i(θ)), r_i as in ChinchillaLogResidual, with
 //
-//   ∂f/∂θ = Σ_i ψ_δ(r_i)·(w0, w1, w2, −w0·log N_i, −w1·log D_i)
+//   ∂f/∂θ = Σ_i c_i·ψ_δ(r_i)·(w0, w1, w2, −w0·log N_i, −w1·log D_i)
 //
-// where w = softmax(z_i) (the derivative of LSE) and ψ_δ(r) = clip(r, ±δ).
+// where w = softmax(z_i) (the derivative of LSE), ψ_δ(r) = clip(r, ±δ) and
+// c_i is point i's weight: 1 for a fit, the number of times a bootstrap
+// resample drew the point otherwise (so a resample is fitted over its
+// distinct points only, the same sum as over its duplicates).
 // One pass over the data gives both (chinchilla_kernel.h), computing
 // A/N^α once per distinct model size. Immutable after construction, so one
 // instance may serve several threads' solvers.
 class ChinchillaObjectiveFunction final : public ceres::FirstOrderFunction {
  public:
+  // `weights` empty means every weight is 1; otherwise one per point.
   ChinchillaObjectiveFunction(std::vector<double> log_params, std::vector<double> log_tokens,
-                              std::vector<double> log_loss, double huber_delta);
+                              std::vector<double> log_loss, double huber_delta,
+                              std::vector<double> weights = {});
 
   bool Evaluate(const double* theta, double* cost, double* gradient) const override;
   int NumParameters() const override { return 5; }
@@ -58,6 +63,7 @@ class ChinchillaObjectiveFunction final : public ceres::FirstOrderFunction {
   std::vector<double> log_params_;
   std::vector<double> log_tokens_;
   std::vector<double> log_loss_;
+  std::vector<double> weights_;
   double huber_delta_;
   // Distinct log N values and, per point, the index of its own.
   std::vector<double> log_sizes_;

@@ -67,6 +67,15 @@ void ParallelFor(size_t n, int num_threads, const Solve& solve) {
 
 }  // namespace
 
+ceres::GradientProblemSolver::Options ChinchillaSolverOptions(const ChinchillaFitOptions& options,
+                                                              bool screen) {
+  return screen
+             ? SolverOptions(options.max_iterations, options.screen_function_tolerance,
+                             options.screen_gradient_tolerance, options.screen_parameter_tolerance)
+             : SolverOptions(options.max_iterations, options.function_tolerance,
+                             options.gradient_tolerance, options.parameter_tolerance);
+}
+
 double ChinchillaParams::Loss(double params, double tokens) const {
   return E + A / std::pow(params, alpha) + B / std::pow(tokens, beta);
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "ceres/gradient_problem_solver.h"
 #include "fitting/observation.h"
 
 namespace scalelaw::fitting {
@@ -100,6 +101,13 @@ struct ChinchillaFitResult {
 // finite objective. Thread-safe; spawns up to num_threads threads.
 absl::StatusOr<ChinchillaFitResult> FitChinchilla(const std::vector<Observation>& observations,
                                                   const ChinchillaFitOptions& options = {});
+
+// The solver settings FitChinchilla uses: BFGS with a Wolfe line search, at
+// the tight tolerances of `options` (or, with `screen`, the screening ones).
+// For callers that run their own solves on the same objective, such as the
+// bootstrap's warm-started refits.
+ceres::GradientProblemSolver::Options ChinchillaSolverOptions(const ChinchillaFitOptions& options,
+                                                              bool screen = false);
 
 // The fit's objective Σ_i Huber_δ(log L̂_i − log L_i) at `theta`, for
 // comparing a fit with published constants on the same data.

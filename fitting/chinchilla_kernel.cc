@@ -25,8 +25,8 @@ namespace scalelaw::fitting {
 
 SCALELAW_KERNEL_CLONES
 double ChinchillaHuberKernel(const double* log_params, const double* log_tokens,
-                             const double* log_loss, size_t n, const double* theta, double delta,
-                             double* gradient) {
+                             const double* log_loss, const double* weights, size_t n,
+                             const double* theta, double delta, double* gradient) {
   const double a = theta[0], b = theta[1], e = theta[2], alpha = theta[3], beta = theta[4];
   double f = 0, g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0;
 #pragma omp simd reduction(+ : f, g0, g1, g2, g3, g4)
@@ -40,9 +40,10 @@ double ChinchillaHuberKernel(const double* log_params, const double* log_tokens,
     const double s = u0 + u1 + u2;
     const double r = m + log(s) - log_loss[i];
     const double abs_r = r < 0 ? -r : r;
-    f += abs_r <= delta ? 0.5 * r * r : delta * (abs_r - 0.5 * delta);
+    const double w = weights[i];
+    f += w * (abs_r <= delta ? 0.5 * r * r : delta * (abs_r - 0.5 * delta));
     const double psi = r > delta ? delta : (r < -delta ? -delta : r);  // Huber'
-    const double scale = psi / s;
+    const double scale = w * psi / s;
     g0 += scale * u0;
     g1 += scale * u1;
     g2 += scale * u2;
@@ -60,9 +61,9 @@ double ChinchillaHuberKernel(const double* log_params, const double* log_tokens,
 SCALELAW_KERNEL_CLONES
 double ChinchillaHuberKernelBySize(const double* log_sizes, size_t n_sizes,
                                    const int* size_of_point, const double* log_tokens,
-                                   const double* log_loss, size_t n, const double* theta,
-                                   double delta, double* size_terms, double* gradient,
-                                   double* min_sum) {
+                                   const double* log_loss, const double* weights, size_t n,
+                                   const double* theta, double delta, double* size_terms,
+                                   double* gradient, double* min_sum) {
   const double a = theta[0], b = theta[1], alpha = theta[3], beta = theta[4];
   const double offset = exp(theta[2]);
 #pragma omp simd
@@ -78,9 +79,10 @@ double ChinchillaHuberKernelBySize(const double* log_sizes, size_t n_sizes,
     smallest = s < smallest ? s : smallest;
     const double r = log(s) - log_loss[i];
     const double abs_r = r < 0 ? -r : r;
-    f += abs_r <= delta ? 0.5 * r * r : delta * (abs_r - 0.5 * delta);
+    const double w = weights[i];
+    f += w * (abs_r <= delta ? 0.5 * r * r : delta * (abs_r - 0.5 * delta));
     const double psi = r > delta ? delta : (r < -delta ? -delta : r);  // Huber'
-    const double scale = psi / s;
+    const double scale = w * psi / s;
     g0 += scale * u0;
     g1 += scale * u1;
     g2 += scale * offset;

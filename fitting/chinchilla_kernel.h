@@ -6,14 +6,16 @@
 
 namespace scalelaw::fitting {
 
-// Returns Σ_i Huber_δ(r_i) and writes ∂/∂θ of it to gradient[0..4], for
+// Returns Σ_i w_i·Huber_δ(r_i) and writes ∂/∂θ of it to gradient[0..4], for
 // r_i = LSE(a − α·x_i, b − β·y_i, e) − t_i, θ = (a, b, e, α, β), x = log N,
-// y = log D, t = log L (see ChinchillaObjectiveFunction for the formulas).
+// y = log D, t = log L, w = `weights` (a bootstrap resample's multiplicity
+// of each point; all ones for a plain fit). See ChinchillaObjectiveFunction
+// for the formulas.
 // No checks: a non-finite θ gives a non-finite result, which the caller
 // tests. Pure function; safe to call from any thread.
 double ChinchillaHuberKernel(const double* log_params, const double* log_tokens,
-                             const double* log_loss, size_t n, const double* theta, double delta,
-                             double* gradient);
+                             const double* log_loss, const double* weights, size_t n,
+                             const double* theta, double delta, double* gradient);
 
 // The same sum and gradient computed without the max shift, from
 // A·N_j^(−α) evaluated once per distinct model size j (a sweep has few) and
@@ -25,8 +27,8 @@ double ChinchillaHuberKernel(const double* log_params, const double* log_tokens,
 // `size_terms` is scratch for n_sizes values.
 double ChinchillaHuberKernelBySize(const double* log_sizes, size_t n_sizes,
                                    const int* size_of_point, const double* log_tokens,
-                                   const double* log_loss, size_t n, const double* theta,
-                                   double delta, double* size_terms, double* gradient,
-                                   double* min_sum);
+                                   const double* log_loss, const double* weights, size_t n,
+                                   const double* theta, double delta, double* size_terms,
+                                   double* gradient, double* min_sum);
 
 }  // namespace scalelaw::fitting

@@ -14,6 +14,10 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3
   # benchmark peers (Debian's Python: /usr/bin/python3)
   python3-scipy
+  # monitoring tests: a real Prometheus server and promtool (ctest -L prometheus)
+  prometheus
+  # fit report test: headless rendering of DIR/index.html (ctest -R report_render)
+  chromium
   # a fast BLAS for libtorch (Ceres pulls in ATLAS, ~2.7x slower training)
   libopenblas0-openmp
   # the default training corpus: ~12 MB of English reStructuredText

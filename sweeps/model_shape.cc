@@ -42,8 +42,9 @@ v1::ModelShape ShapeForParams(double target_params, uint32_t n_ctx, uint32_t voc
       const double aspect_distance =
           std::abs(std::log(static_cast<double>(d_model) / (aspect_ratio * n_layer)));
       // Closest count wins; a near tie (within 1%) goes to the shape nearer the aspect ratio.
-      const bool better = distance < best_distance - 0.01 ||
-                          (distance < best_distance + 0.01 && aspect_distance < best_aspect_distance);
+      const bool better =
+          distance < best_distance - 0.01 ||
+          (distance < best_distance + 0.01 && aspect_distance < best_aspect_distance);
       if (better) {
         best_distance = std::min(distance, best_distance);
         best_aspect_distance = aspect_distance;

@@ -34,6 +34,10 @@ v1::SweepSpec DefaultSweepSpec() {
   training->set_eval_points(6);
   training->set_eval_batches(8);
   training->set_log_every_steps(10);
+  // No checkpoints unless a directory is named (`scalelaw run` names one);
+  // then one every 100 steps: a few seconds of a small CPU trial to redo.
+  training->set_checkpoint_dir("");
+  training->set_checkpoint_every_steps(100);
   return spec;
 }
 

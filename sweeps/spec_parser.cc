@@ -23,7 +23,8 @@ class YamlReader {
  public:
   explicit YamlReader(const std::string& source) : source_(source) {}
 
-  absl::Status Error(const YAML::Node& node, const std::string& path, const std::string& what) const {
+  absl::Status Error(const YAML::Node& node, const std::string& path,
+                     const std::string& what) const {
     const YAML::Mark mark = node.Mark();
     const std::string where =
         mark.line >= 0 ? absl::StrCat(source_, ":", mark.line + 1) : std::string(source_);
@@ -70,11 +71,16 @@ class YamlReader {
 
   static std::string Kind(const YAML::Node& node) {
     switch (node.Type()) {
-      case YAML::NodeType::Map: return "mapping";
-      case YAML::NodeType::Sequence: return "list";
-      case YAML::NodeType::Scalar: return "scalar";
-      case YAML::NodeType::Null: return "null";
-      default: return "undefined value";
+      case YAML::NodeType::Map:
+        return "mapping";
+      case YAML::NodeType::Sequence:
+        return "list";
+      case YAML::NodeType::Scalar:
+        return "scalar";
+      case YAML::NodeType::Null:
+        return "null";
+      default:
+        return "undefined value";
     }
   }
 
@@ -97,9 +103,9 @@ absl::Status ReadFields(const YamlReader& reader, const YAML::Node& map, const s
     if (it == fields.end()) {
       std::vector<std::string> known;
       for (const auto& [name, handler] : fields) known.push_back(name);
-      return reader.Error(entry.first, field,
-                          absl::StrCat("unknown key (expected one of: ", absl::StrJoin(known, ", "),
-                                       ")"));
+      return reader.Error(
+          entry.first, field,
+          absl::StrCat("unknown key (expected one of: ", absl::StrJoin(known, ", "), ")"));
     }
     SCALELAW_RETURN_IF_ERROR(it->second(entry.second, field));
   }
@@ -136,14 +142,13 @@ FieldHandler StringField(const YamlReader& reader, Setter set) {
 
 absl::Status ReadShape(const YamlReader& r, const YAML::Node& node, const std::string& path,
                        v1::ModelShape* shape) {
-  return ReadFields(
-      r, node, path,
-      {
-          {"n_layer", WholeField(r, [shape](uint32_t v) { shape->set_n_layer(v); })},
-          {"d_model", WholeField(r, [shape](uint32_t v) { shape->set_d_model(v); })},
-          {"n_head", WholeField(r, [shape](uint32_t v) { shape->set_n_head(v); })},
-          {"n_ctx", WholeField(r, [shape](uint32_t v) { shape->set_n_ctx(v); })},
-      });
+  return ReadFields(r, node, path,
+                    {
+                        {"n_layer", WholeField(r, [shape](uint32_t v) { shape->set_n_layer(v); })},
+                        {"d_model", WholeField(r, [shape](uint32_t v) { shape->set_d_model(v); })},
+                        {"n_head", WholeField(r, [shape](uint32_t v) { shape->set_n_head(v); })},
+                        {"n_ctx", WholeField(r, [shape](uint32_t v) { shape->set_n_ctx(v); })},
+                    });
 }
 
 absl::Status ReadModels(const YamlReader& r, const YAML::Node& node, const std::string& path,
@@ -159,18 +164,19 @@ absl::Status ReadModels(const YamlReader& r, const YAML::Node& node, const std::
       continue;
     }
     bool has_target = false;
-    SCALELAW_RETURN_IF_ERROR(ReadFields(
-        r, node[i], item,
-        {
-            {"target_params", NumberField(r,
-                                          [size, &has_target](double v) {
-                                            size->set_target_params(v);
-                                            has_target = true;
-                                          })},
-            {"shape", [&r, size](const YAML::Node& n, const std::string& p) {
-               return ReadShape(r, n, p, size->mutable_shape());
-             }},
-        }));
+    SCALELAW_RETURN_IF_ERROR(
+        ReadFields(r, node[i], item,
+                   {
+                       {"target_params", NumberField(r,
+                                                     [size, &has_target](double v) {
+                                                       size->set_target_params(v);
+                                                       has_target = true;
+                                                     })},
+                       {"shape",
+                        [&r, size](const YAML::Node& n, const std::string& p) {
+                          return ReadShape(r, n, p, size->mutable_shape());
+                        }},
+                   }));
     if (size->size_case() == v1::ModelSize::SIZE_NOT_SET || (has_target && size->has_shape())) {
       return r.Error(node[i], item, "expected exactly one of 'target_params' or 'shape'");
     }
@@ -204,8 +210,7 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
       {"grad_clip", NumberField(r, [opt](double v) { opt->set_grad_clip(v); })},
       {"schedule", StringField(r, [opt](std::string v) { opt->set_schedule(std::move(v)); })},
       {"lr_exponent", NumberField(r, [opt](double v) { opt->set_lr_exponent(v); })},
-      {"lr_reference_params",
-       NumberField(r, [opt](double v) { opt->set_lr_reference_params(v); })},
+      {"lr_reference_params", NumberField(r, [opt](double v) { opt->set_lr_reference_params(v); })},
   };
   const FieldTable data_fields = {
       {"corpus", StringField(r, [data](std::string v) { data->set_corpus(std::move(v)); })},
@@ -217,23 +222,27 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
       {"micro_batches", WholeField(r, [train](uint32_t v) { train->set_micro_batches(v); })},
       {"threads", WholeField(r, [train](uint32_t v) { train->set_threads(v); })},
       {"device", StringField(r, [train](std::string v) { train->set_device(std::move(v)); })},
-      {"precision",
-       StringField(r, [train](std::string v) { train->set_precision(std::move(v)); })},
+      {"precision", StringField(r, [train](std::string v) { train->set_precision(std::move(v)); })},
       {"eval_points", WholeField(r, [train](uint32_t v) { train->set_eval_points(v); })},
       {"eval_batches", WholeField(r, [train](uint32_t v) { train->set_eval_batches(v); })},
       {"log_every_steps", WholeField(r, [train](uint32_t v) { train->set_log_every_steps(v); })},
+      {"checkpoint_dir",
+       StringField(r, [train](std::string v) { train->set_checkpoint_dir(std::move(v)); })},
+      {"checkpoint_every_steps",
+       WholeField(r, [train](uint32_t v) { train->set_checkpoint_every_steps(v); })},
   };
   const FieldTable top_fields = {
       {"name", StringField(r, [spec](std::string v) { spec->set_name(std::move(v)); })},
       {"context", WholeField(r, [spec](uint32_t v) { spec->set_context(v); })},
       {"max_attempts", WholeField(r, [spec](uint32_t v) { spec->set_max_attempts(v); })},
-      {"models", [&r, spec](const YAML::Node& n, const std::string& p) {
-         return ReadModels(r, n, p, spec);
-       }},
-      {"tokens", [&r, spec](const YAML::Node& n, const std::string& p) {
+      {"models",
+       [&r, spec](const YAML::Node& n, const std::string& p) { return ReadModels(r, n, p, spec); }},
+      {"tokens",
+       [&r, spec](const YAML::Node& n, const std::string& p) {
          return ReadNumberList(r, n, p, [spec](double v) { spec->add_tokens(v); });
        }},
-      {"seeds", [&r, spec](const YAML::Node& n, const std::string& p) -> absl::Status {
+      {"seeds",
+       [&r, spec](const YAML::Node& n, const std::string& p) -> absl::Status {
          SCALELAW_RETURN_IF_ERROR(r.ExpectSequence(n, p));
          for (size_t i = 0; i < n.size(); ++i) {
            SCALELAW_ASSIGN_OR_RETURN(const uint64_t seed,
@@ -242,13 +251,16 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
          }
          return absl::OkStatus();
        }},
-      {"optimizer", [&r, &optimizer_fields](const YAML::Node& n, const std::string& p) {
+      {"optimizer",
+       [&r, &optimizer_fields](const YAML::Node& n, const std::string& p) {
          return ReadFields(r, n, p, optimizer_fields);
        }},
-      {"data", [&r, &data_fields](const YAML::Node& n, const std::string& p) {
+      {"data",
+       [&r, &data_fields](const YAML::Node& n, const std::string& p) {
          return ReadFields(r, n, p, data_fields);
        }},
-      {"training", [&r, &training_fields](const YAML::Node& n, const std::string& p) {
+      {"training",
+       [&r, &training_fields](const YAML::Node& n, const std::string& p) {
          return ReadFields(r, n, p, training_fields);
        }},
   };

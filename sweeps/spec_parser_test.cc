@@ -88,5 +88,37 @@ TEST(SpecParserTest, MissingFileIsNotFound) {
   EXPECT_EQ(spec.status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(SpecParserTest, CheckpointFields) {
+  auto defaults = ParseSweepSpec("name: a\nmodels: [1e5]\ntokens: [1e6]\n", "a.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->training().checkpoint_dir(), "");  // no checkpoints
+  EXPECT_EQ(defaults->training().checkpoint_every_steps(), 100u);
+
+  auto spec = ParseSweepSpec(
+      "name: a\nmodels: [1e5]\ntokens: [1e6]\n"
+      "training: {checkpoint_dir: /scratch/ckpt, checkpoint_every_steps: 25}\n",
+      "a.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->training().checkpoint_dir(), "/scratch/ckpt");
+  EXPECT_EQ(spec->training().checkpoint_every_steps(), 25u);
+
+  auto only_at_end = ParseSweepSpec(
+      "name: a\nmodels: [1e5]\ntokens: [1e6]\ntraining: {checkpoint_every_steps: 0}\n", "a.yaml");
+  ASSERT_TRUE(only_at_end.ok()) << only_at_end.status();
+  EXPECT_EQ(only_at_end->training().checkpoint_every_steps(), 0u);
+
+  auto bad = ParseSweepSpec(
+      "name: a\nmodels: [1e5]\ntokens: [1e6]\ntraining: {checkpoint_every_steps: -3}\n",
+      "bad.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("bad.yaml:4: training.checkpoint_every_steps: expected a whole number"));
+  auto listed = ParseSweepSpec(
+      "name: a\nmodels: [1e5]\ntokens: [1e6]\ntraining: {checkpoint_dir: [a, b]}\n", "bad.yaml");
+  ASSERT_FALSE(listed.ok());
+  EXPECT_THAT(std::string(listed.status().message()),
+              HasSubstr("training.checkpoint_dir: expected a string, got a list"));
+}
+
 }  // namespace
 }  // namespace scalelaw::sweeps

@@ -21,8 +21,7 @@ absl::Status InRange(const std::string& field, double value, double lo, double h
                      bool hi_open = false) {
   const bool ok = value >= lo && (hi_open ? value < hi : value <= hi);
   if (ok) return absl::OkStatus();
-  return Invalid(field,
-                 absl::StrCat("must be in [", lo, ", ", hi, hi_open ? ")" : "]"), value);
+  return Invalid(field, absl::StrCat("must be in [", lo, ", ", hi, hi_open ? ")" : "]"), value);
 }
 
 absl::Status OneOf(const std::string& field, const std::string& value,
@@ -40,14 +39,15 @@ absl::Status ValidateShape(const std::string& field, const v1::ModelShape& shape
   SCALELAW_RETURN_IF_ERROR(Positive(field + ".d_model", shape.d_model()));
   SCALELAW_RETURN_IF_ERROR(Positive(field + ".n_head", shape.n_head()));
   if (shape.d_model() % shape.n_head() != 0) {
-    return Invalid(field + ".n_head", "must divide d_model (" + std::to_string(shape.d_model()) + ")",
-                   shape.n_head());
+    return Invalid(field + ".n_head",
+                   "must divide d_model (" + std::to_string(shape.d_model()) + ")", shape.n_head());
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateModels(const v1::SweepSpec& spec) {
-  if (spec.models_size() == 0) return absl::InvalidArgumentError("models: must list at least one size");
+  if (spec.models_size() == 0)
+    return absl::InvalidArgumentError("models: must list at least one size");
   for (int i = 0; i < spec.models_size(); ++i) {
     const std::string field = absl::StrCat("models[", i, "]");
     const v1::ModelSize& size = spec.models(i);
@@ -80,7 +80,8 @@ absl::Status ValidateOptimizer(const v1::OptimizerConfig& opt) {
 }
 
 absl::Status ValidateData(const v1::DataConfig& data) {
-  if (data.corpus().empty()) return absl::InvalidArgumentError("data.corpus: must name a directory");
+  if (data.corpus().empty())
+    return absl::InvalidArgumentError("data.corpus: must name a directory");
   SCALELAW_RETURN_IF_ERROR(OneOf("data.tokenizer", data.tokenizer(), {"byte"}));
   return InRange("data.val_fraction", data.val_fraction(), 0.001, 0.5);
 }
@@ -90,14 +91,24 @@ absl::Status ValidateTraining(const v1::TrainingConfig& t) {
   SCALELAW_RETURN_IF_ERROR(InRange("training.micro_batches", t.micro_batches(), 1, t.batch_size()));
   if (t.batch_size() % t.micro_batches() != 0) {
     return Invalid("training.micro_batches",
-                   absl::StrCat("must divide batch_size (", t.batch_size(), ")"), t.micro_batches());
+                   absl::StrCat("must divide batch_size (", t.batch_size(), ")"),
+                   t.micro_batches());
   }
   SCALELAW_RETURN_IF_ERROR(InRange("training.threads", t.threads(), 1, 1024));
   SCALELAW_RETURN_IF_ERROR(OneOf("training.device", t.device(), {"cpu", "cuda"}));
   SCALELAW_RETURN_IF_ERROR(OneOf("training.precision", t.precision(), {"fp32", "bf16"}));
   SCALELAW_RETURN_IF_ERROR(InRange("training.eval_points", t.eval_points(), 1, 1000));
   SCALELAW_RETURN_IF_ERROR(InRange("training.eval_batches", t.eval_batches(), 1, 100000));
-  return InRange("training.log_every_steps", t.log_every_steps(), 1, 1e9);
+  SCALELAW_RETURN_IF_ERROR(InRange("training.log_every_steps", t.log_every_steps(), 1, 1e9));
+  // 0 checkpoints only at the end of a trial (and when a worker is stopped).
+  SCALELAW_RETURN_IF_ERROR(
+      InRange("training.checkpoint_every_steps", t.checkpoint_every_steps(), 0, 1e9));
+  if (t.checkpoint_dir().find('\n') != std::string::npos ||
+      t.checkpoint_dir().find('\0') != std::string::npos) {
+    return Invalid("training.checkpoint_dir", "must be a directory path",
+                   absl::StrCat("'", t.checkpoint_dir(), "'"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -112,11 +123,13 @@ absl::Status ValidateSweepSpec(const v1::SweepSpec& spec) {
   }
   SCALELAW_RETURN_IF_ERROR(InRange("context", spec.context(), 2, 1 << 20));
   SCALELAW_RETURN_IF_ERROR(ValidateModels(spec));
-  if (spec.tokens_size() == 0) return absl::InvalidArgumentError("tokens: must list at least one budget");
+  if (spec.tokens_size() == 0)
+    return absl::InvalidArgumentError("tokens: must list at least one budget");
   for (int i = 0; i < spec.tokens_size(); ++i) {
     SCALELAW_RETURN_IF_ERROR(InRange(absl::StrCat("tokens[", i, "]"), spec.tokens(i), 1, 1e16));
   }
-  if (spec.seeds_size() == 0) return absl::InvalidArgumentError("seeds: must list at least one seed");
+  if (spec.seeds_size() == 0)
+    return absl::InvalidArgumentError("seeds: must list at least one seed");
   SCALELAW_RETURN_IF_ERROR(InRange("max_attempts", spec.max_attempts(), 1, 100));
   SCALELAW_RETURN_IF_ERROR(ValidateOptimizer(spec.optimizer()));
   SCALELAW_RETURN_IF_ERROR(ValidateData(spec.data()));

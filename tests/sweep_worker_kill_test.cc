@@ -31,8 +31,7 @@ std::filesystem::path FromEnv(const char* name) {
 class SweepWorkerKillTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("scalelaw-kill-" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() / ("scalelaw-kill-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
@@ -65,7 +64,8 @@ TEST_F(SweepWorkerKillTest, SweepCompletesAfterSigkillWithEveryTrialSucceededOnc
   auto stub = v1::Coordinator::NewStub(
       grpc::CreateChannel((*server)->address(), grpc::InsecureChannelCredentials()));
 
-  auto spec = sweeps::LoadSweepSpec(FromEnv("SCALELAW_SOURCE_DIR") / "tests/fixtures/kill_sweep.yaml");
+  auto spec =
+      sweeps::LoadSweepSpec(FromEnv("SCALELAW_SOURCE_DIR") / "tests/fixtures/kill_sweep.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
   v1::SubmitSweepRequest submit;
   *submit.mutable_spec() = *spec;

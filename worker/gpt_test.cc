@@ -33,6 +33,39 @@ TEST(GptTest, ParameterCountsMatchAccounting) {
   }
 }
 
+// `scalelaw model shapes` prints sweeps::ShapeForParams and
+// sweeps::CountParams / FlopsPerToken (cli/model_command.cc); the models the
+// worker builds for those shapes must have exactly those counts.
+TEST(GptTest, ModelShapesCountsAreTheBuiltModelsCounts) {
+  struct Family {
+    uint32_t vocab_size;
+    uint32_t n_ctx;
+  };
+  for (const Family family : {Family{256, 128}, Family{512, 256}, Family{50304, 1024}}) {
+    for (double target : {1e6, 3e6, 1e7, 3e7}) {
+      const v1::ModelShape shape = sweeps::ShapeForParams(target, family.n_ctx, family.vocab_size);
+      SCOPED_TRACE(shape.ShortDebugString());
+      const sweeps::ParamCounts printed = sweeps::CountParams(shape);
+      Gpt model(shape);
+      const sweeps::ParamCounts built = model->CountParameters();
+      EXPECT_EQ(built.total, printed.total);
+      EXPECT_EQ(built.non_embedding, printed.non_embedding);
+      EXPECT_EQ(built.embedding, printed.embedding);
+      // Independently of CountParameters: every parameter tensor, the tied
+      // head once (it is wte itself, not a copy).
+      int64_t numel = 0;
+      for (const torch::Tensor& p : model->parameters()) numel += p.numel();
+      EXPECT_EQ(static_cast<uint64_t>(numel), printed.total);
+      EXPECT_EQ(static_cast<uint64_t>(model->wte->weight.numel() + model->wpe->weight.numel()),
+                printed.embedding);
+      EXPECT_DOUBLE_EQ(sweeps::FlopsPerToken(shape, built.total),
+                       6.0 * printed.total + 6.0 * shape.n_layer() *
+                                                 static_cast<double>(shape.n_ctx()) *
+                                                 shape.d_model());
+    }
+  }
+}
+
 TEST(GptTest, LogitsHaveVocabularyWidthAndStartNearUniform) {
   torch::manual_seed(0);
   Gpt model(Shape(2, 64, 2, 16));

@@ -38,7 +38,8 @@ uint64_t MetricStream::Push(v1::MetricPoint point) {
   uint64_t seq;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    seq = next_seq_++;
+    seq = point.seq() >= next_seq_ ? point.seq() : next_seq_;
+    next_seq_ = seq + 1;
     point.set_trial_id(trial_id_);
     point.set_attempt(attempt_);
     point.set_seq(seq);

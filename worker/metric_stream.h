@@ -36,8 +36,10 @@ class MetricStream {
   MetricStream(const MetricStream&) = delete;
   MetricStream& operator=(const MetricStream&) = delete;
 
-  // Queues `point` with this stream's trial_id and attempt and the next
-  // sequence number (1, 2, ...), which it returns. Never blocks on the network.
+  // Queues `point` with this stream's trial_id and attempt and returns its
+  // sequence number: point.seq when set (the trainer numbers a trial's points
+  // itself, continuing across resumed attempts; it must exceed every seq
+  // pushed before), else the next one (1, 2, ...). Never blocks on the network.
   uint64_t Push(v1::MetricPoint point);
 
   // Waits until every pushed point is acknowledged, or `timeout` passes

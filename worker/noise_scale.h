@@ -41,6 +41,22 @@ class NoiseScaleEma {
   double trace_sigma() const;
   uint64_t count() const { return count_; }
 
+  // The raw (not bias-corrected) averages, for checkpoints: Restore(state())
+  // gives an EMA that continues exactly like this one.
+  struct State {
+    double grad_sq = 0.0;
+    double trace_sigma = 0.0;
+    double weight = 0.0;
+    uint64_t count = 0;
+  };
+  State state() const { return {grad_sq_, trace_sigma_, weight_, count_}; }
+  void Restore(const State& state) {
+    grad_sq_ = state.grad_sq;
+    trace_sigma_ = state.trace_sigma;
+    weight_ = state.weight;
+    count_ = state.count;
+  }
+
  private:
   double decay_;
   double grad_sq_ = 0.0;

@@ -11,12 +11,15 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "spdlog/spdlog.h"
 #include "sweeps/accounting.h"
+#include "worker/checkpoint.h"
 #include "worker/gpt.h"
 #include "worker/lr_schedule.h"
 #include "worker/noise_scale.h"
@@ -139,6 +142,64 @@ torch::Tensor WindowsToTensor(std::vector<int64_t>& host, int64_t rows, int64_t 
           /*copy=*/true);
 }
 
+// The model's parameters and buffers and the optimiser's state (AdamW
+// moments and step counts, param groups) as one libtorch archive.
+std::string SaveTorchState(Gpt& model, torch::optim::AdamW& optimizer) {
+  torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+  model->save(model_archive);
+  optimizer.save(optimizer_archive);
+  archive.write("model", model_archive);
+  archive.write("optimizer", optimizer_archive);
+  std::ostringstream out;
+  archive.save_to(out);
+  return std::move(out).str();
+}
+
+// Loads SaveTorchState's archive into a model and optimiser built the same
+// way. Parameters are loaded in place (Tensor::set_), so the tensors the
+// optimiser and the training loop hold stay valid; the optimiser's state is
+// matched to them by position.
+void LoadTorchState(const std::string& bytes, Gpt& model, torch::optim::AdamW& optimizer,
+                    torch::Device device) {
+  std::istringstream in(bytes);
+  torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+  archive.load_from(in, device);
+  archive.read("model", model_archive);
+  archive.read("optimizer", optimizer_archive);
+  model->load(model_archive);
+  optimizer.load(optimizer_archive);
+}
+
+// A checkpoint belongs to this trial only if everything that shapes the
+// training trajectory matches; resuming another trajectory would join two
+// different curves.
+absl::Status CheckResumable(const v1::TrialSpec& spec, const v1::TrialCheckpoint& state,
+                            uint64_t total_steps, const std::string& path) {
+  const v1::TrialSpec& saved = state.spec();
+  std::string differs;
+  if (saved.shape().SerializeAsString() != spec.shape().SerializeAsString()) differs = "shape";
+  if (saved.optimizer().SerializeAsString() != spec.optimizer().SerializeAsString()) {
+    differs = "optimizer";
+  }
+  if (saved.tokens() != spec.tokens()) differs = "tokens";
+  if (saved.seed() != spec.seed()) differs = "seed";
+  if (saved.training().batch_size() != spec.training().batch_size() ||
+      saved.training().micro_batches() != spec.training().micro_batches()) {
+    differs = "training.batch_size / micro_batches";
+  }
+  if (saved.training().precision() != spec.training().precision()) differs = "training.precision";
+  if (!differs.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "checkpoint \"", path, "\" of trial ", spec.trial_id(), " was written for a different ",
+        differs, "; remove it or use another training.checkpoint_dir"));
+  }
+  if (state.steps_done() > total_steps) {
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint \"", path, "\" is at step ",
+                                                      state.steps_done(), " of ", total_steps));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, const Corpus& corpus,
                                                    const TrainerHooks& hooks) {
   const auto start = Clock::now();
@@ -199,6 +260,9 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
   const torch::Tensor val_windows =
       WindowsToTensor(host, static_cast<int64_t>(host.size() / (n_ctx + 1)), n_ctx + 1, device);
   std::mt19937_64 rng(spec.seed() ^ 0x5ca1e1a3da7a5eedull);  // data order, apart from init
+  const std::string checkpoint_dir =
+      TrialCheckpointDirectory(training.checkpoint_dir(), spec.trial_id());
+  const uint32_t checkpoint_every = training.checkpoint_every_steps();
 
   v1::TrialResult result;
   result.set_params(counts.total);
@@ -207,27 +271,107 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
   result.set_flops_per_token(flops_per_token.with_attention);
   result.set_device(cuda ? "cuda" : "cpu");
 
-  auto emit = [&](v1::MetricPoint point, uint64_t steps_done) {
-    if (!hooks.on_metric) return;
-    point.set_trial_id(spec.trial_id());
-    point.set_step(steps_done);
-    point.set_tokens(steps_done * tokens_per_step);
-    point.set_flops(static_cast<double>(steps_done * tokens_per_step) *
-                    flops_per_token.with_attention);
-    point.set_wall_seconds(Seconds(Clock::now() - start));
-    hooks.on_metric(point);
-  };
-
+  // The state a checkpoint carries besides the model and optimiser.
   NoiseScaleEma noise;
   std::optional<double> smoothed_loss;
   double min_smoothed_loss = std::numeric_limits<double>::infinity();
   double last_val_loss = 0.0;
-  Clock::duration eval_time{};
-  auto log_start = Clock::now();
-  uint64_t log_start_step = 0;
+  double earlier_wall = 0.0;    // wall seconds of earlier attempts
+  double earlier_eval = 0.0;    // of which evaluating and checkpointing
+  Clock::duration eval_time{};  // this attempt's evaluating and checkpointing
   size_t next_eval = 0;
+  uint64_t first_step = 0;
+  uint64_t metric_seq = 0;
+  std::vector<v1::MetricPoint> history;  // every point so far, kept only for checkpoints
+  auto wall_seconds = [&] { return earlier_wall + Seconds(Clock::now() - start); };
 
-  for (uint64_t step = 0;; ++step) {
+  // Points carry the trial's own sequence numbers (1, 2, ... across
+  // attempts), so a resumed attempt's stream continues where the last
+  // checkpoint's left off.
+  auto emit = [&](v1::MetricPoint point, uint64_t steps_done) {
+    point.set_trial_id(spec.trial_id());
+    point.set_seq(++metric_seq);
+    point.set_step(steps_done);
+    point.set_tokens(steps_done * tokens_per_step);
+    point.set_flops(static_cast<double>(steps_done * tokens_per_step) *
+                    flops_per_token.with_attention);
+    point.set_wall_seconds(wall_seconds());
+    if (!checkpoint_dir.empty()) history.push_back(point);
+    if (hooks.on_metric) hooks.on_metric(point);
+  };
+
+  // Writes the state after `steps_done` steps; its time counts as overhead,
+  // not training, in tokens/s.
+  auto save_checkpoint = [&](uint64_t steps_done) -> absl::Status {
+    const auto save_start = Clock::now();
+    v1::TrialCheckpoint state;
+    *state.mutable_spec() = spec;
+    state.set_steps_done(steps_done);
+    state.set_tokens(steps_done * tokens_per_step);
+    std::ostringstream rng_state;
+    rng_state << rng;
+    state.set_data_rng_state(rng_state.str());
+    const NoiseScaleEma::State ema = noise.state();
+    state.set_noise_grad_sq(ema.grad_sq);
+    state.set_noise_trace_sigma(ema.trace_sigma);
+    state.set_noise_weight(ema.weight);
+    state.set_noise_count(ema.count);
+    if (smoothed_loss) state.set_smoothed_train_loss(*smoothed_loss);
+    state.set_min_smoothed_train_loss(min_smoothed_loss);
+    state.set_last_val_loss(last_val_loss);
+    state.set_next_eval(static_cast<uint32_t>(next_eval));
+    state.set_wall_seconds(wall_seconds());
+    state.set_eval_seconds(earlier_eval + Seconds(eval_time));
+    state.set_metric_seq(metric_seq);
+    for (const v1::MetricPoint& point : history) *state.add_metrics() = point;
+    SCALELAW_ASSIGN_OR_RETURN(
+        const std::string path,
+        WriteCheckpoint(checkpoint_dir, state, SaveTorchState(model, optimizer)));
+    eval_time += Clock::now() - save_start;
+    spdlog::debug("trial {}: checkpoint {}", spec.trial_id(), path);
+    return absl::OkStatus();
+  };
+
+  // --- resume from the newest checkpoint ------------------------------------
+  if (!checkpoint_dir.empty()) {
+    SCALELAW_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
+                              ReadNewestCheckpoint(checkpoint_dir));
+    if (checkpoint) {
+      const v1::TrialCheckpoint& state = checkpoint->state;
+      SCALELAW_RETURN_IF_ERROR(CheckResumable(spec, state, total_steps, checkpoint->path));
+      LoadTorchState(checkpoint->model_state, model, optimizer, device);
+      std::istringstream rng_state(state.data_rng_state());
+      rng_state >> rng;
+      if (!rng_state) {
+        return absl::DataLossError(
+            absl::StrCat("checkpoint \"", checkpoint->path, "\": bad data_rng_state"));
+      }
+      noise.Restore({state.noise_grad_sq(), state.noise_trace_sigma(), state.noise_weight(),
+                     state.noise_count()});
+      if (state.has_smoothed_train_loss()) smoothed_loss = state.smoothed_train_loss();
+      min_smoothed_loss = state.min_smoothed_train_loss();
+      last_val_loss = state.last_val_loss();
+      next_eval = std::min<size_t>(state.next_eval(), eval_steps.size());
+      earlier_wall = state.wall_seconds();
+      earlier_eval = state.eval_seconds();
+      first_step = state.steps_done();
+      metric_seq = state.metric_seq();
+      history.assign(state.metrics().begin(), state.metrics().end());
+      if (hooks.tokens_done != nullptr) hooks.tokens_done->store(first_step * tokens_per_step);
+      spdlog::info("trial {}: resuming at step {} of {} from {}", spec.trial_id(), first_step,
+                   total_steps, checkpoint->path);
+      // This attempt's stream holds the whole curve: the points up to the
+      // checkpoint again (same seq, step and values), then its own.
+      if (hooks.on_metric) {
+        for (const v1::MetricPoint& point : history) hooks.on_metric(point);
+      }
+    }
+  }
+
+  auto log_start = Clock::now();
+  uint64_t log_start_step = first_step;
+
+  for (uint64_t step = first_step;; ++step) {
     // --- set lr -----------------------------------------------------------
     const double lr = GetLr(step, schedule);
     for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
@@ -249,6 +393,13 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
 
     // --- stop? (lease lost) -------------------------------------------------
     if (hooks.stop != nullptr && hooks.stop->load()) {
+      // Keep the progress for the next attempt (a copy of the same
+      // trajectory, should another attempt already be writing here).
+      if (!checkpoint_dir.empty() && step > first_step) {
+        if (absl::Status saved = save_checkpoint(step); !saved.ok()) {
+          spdlog::warn("trial {}: {}", spec.trial_id(), saved.ToString());
+        }
+      }
       return absl::CancelledError(
           absl::StrCat("trial ", spec.trial_id(), " stopped at step ", step));
     }
@@ -326,21 +477,34 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
       result.set_tokens(steps_done * tokens_per_step);
       break;
     }
+
+    // --- checkpoint ---------------------------------------------------------
+    // After the step's log point, so the checkpoint's history holds it; the
+    // last step's checkpoint follows the final evaluation, below.
+    if (!checkpoint_dir.empty() && checkpoint_every > 0 && steps_done % checkpoint_every == 0 &&
+        steps_done < total_steps) {
+      const auto save_start = Clock::now();
+      SCALELAW_RETURN_IF_ERROR(save_checkpoint(steps_done));
+      log_start += Clock::now() - save_start;  // logged throughput is training only
+    }
   }
 
   if (!result.diverged()) {
     result.set_steps(total_steps);
     result.set_tokens(total_steps * tokens_per_step);
+    if (!checkpoint_dir.empty()) SCALELAW_RETURN_IF_ERROR(save_checkpoint(total_steps));
   }
-  const double wall = Seconds(Clock::now() - start);
+  const double wall = wall_seconds();
+  const double overhead = earlier_eval + Seconds(eval_time);
   result.set_flops(static_cast<double>(result.tokens()) * flops_per_token.with_attention);
   result.set_final_val_loss(last_val_loss);
   result.set_final_train_loss(smoothed_loss.value_or(0.0));
   result.set_noise_scale(noise.BSimple());
   result.set_wall_seconds(wall);
-  // Training throughput: evaluation time is left out.
+  // Training throughput: evaluation and checkpoint time are left out. A
+  // resumed trial's counts every attempt's time up to its checkpoint.
   result.set_tokens_per_second(static_cast<double>(result.tokens()) /
-                               std::max(1e-9, wall - Seconds(eval_time)));
+                               std::max(1e-9, wall - overhead));
   return result;
 }
 

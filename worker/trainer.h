@@ -22,9 +22,13 @@ namespace scalelaw::worker {
 
 struct TrainerHooks {
   // Called on the training thread with every measurement: training points
-  // every log_every_steps steps and validation points. trial_id, step,
-  // tokens, flops and wall_seconds are set; attempt and seq are left 0 for
-  // the caller to fill. Must not block for long: training waits for it.
+  // every log_every_steps steps and validation points. trial_id, seq, step,
+  // tokens, flops and wall_seconds are set; attempt is left 0 for the caller
+  // to fill. seq numbers the trial's points 1, 2, ... across attempts: an
+  // attempt that resumes from a checkpoint first replays the checkpoint's
+  // points (same seq and values), then continues the numbering, so its
+  // points alone hold the whole curve without a gap or a repeated step.
+  // Must not block for long: training waits for it.
   std::function<void(const v1::MetricPoint&)> on_metric;
   // Another thread sets *stop (e.g. the lease was lost); training stops at
   // the next step boundary and TrainTrial returns a Cancelled status.
@@ -37,11 +41,18 @@ struct TrainerHooks {
   uint32_t threads = 0;
 };
 
-// Trains `spec` on `corpus` to the end of its token budget. A diverged run
+// Trains `spec` on `corpus` to the end of its token budget. With
+// spec.training.checkpoint_dir set, the state is checkpointed (worker/
+// checkpoint.h) every checkpoint_every_steps steps, at the end and when
+// stopped, and training resumes from the trial's newest checkpoint; a
+// resumed run follows the uninterrupted one step for step (the same model,
+// optimiser, data order, noise-scale and smoothed-loss state). A diverged run
 // (non-finite loss, or smoothed loss > its running minimum + 2 nats after
 // warmup) is a result: result.diverged is set with the reason. Errors:
 // InvalidArgument for a spec the worker cannot train (the field is named),
-// FailedPrecondition when the spec asks for CUDA and none is present,
+// FailedPrecondition when the spec asks for CUDA and none is present or the
+// newest checkpoint belongs to a different trajectory, DataLoss when every
+// checkpoint is unreadable, Internal when a checkpoint cannot be written,
 // Cancelled when hooks.stop was set, Internal for a libtorch error.
 absl::StatusOr<v1::TrialResult> TrainTrial(const v1::TrialSpec& spec, const Corpus& corpus,
                                            const TrainerHooks& hooks = {});

@@ -202,5 +202,84 @@ TEST_F(TrainerTest, HugeLearningRateDivergesAsAResult) {
   EXPECT_LT(result->steps(), 200u);
 }
 
+// Stop a trial mid-way, resume it from a checkpoint, and compare with the
+// uninterrupted run: single-thread CPU training is deterministic, so every
+// piece of state (model, AdamW moments and step, data order, noise-scale and
+// smoothed-loss EMAs, metric numbering) must come back exactly.
+TEST_F(TrainerTest, ResumedTrialFollowsTheUninterruptedOne) {
+  const fs::path checkpoints = *dir_ / "checkpoints";
+  v1::TrialSpec spec = TinySpec(90 * 16 * 32);
+  spec.mutable_training()->set_log_every_steps(5);
+
+  std::vector<v1::MetricPoint> straight;
+  TrainerHooks hooks;
+  hooks.on_metric = [&](const v1::MetricPoint& p) { straight.push_back(p); };
+  auto uninterrupted = TrainTrial(spec, *corpus_, hooks);
+  ASSERT_TRUE(uninterrupted.ok()) << uninterrupted.status();
+
+  spec.mutable_training()->set_checkpoint_dir(checkpoints.string());
+  spec.mutable_training()->set_checkpoint_every_steps(20);
+  const fs::path trial_dir = checkpoints / spec.trial_id();
+  // First attempt: stopped after step 45, which checkpoints at 40 and at the
+  // stop (45). The stop's checkpoint is removed, as if the worker had been
+  // killed, so the second attempt redoes steps 41..45 from step 40.
+  std::atomic<bool> stop{false};
+  hooks.stop = &stop;
+  std::vector<v1::MetricPoint> first;
+  hooks.on_metric = [&](const v1::MetricPoint& p) {
+    first.push_back(p);
+    if (p.step() >= 45) stop = true;
+  };
+  auto stopped = TrainTrial(spec, *corpus_, hooks);
+  ASSERT_EQ(stopped.status().code(), absl::StatusCode::kCancelled) << stopped.status();
+  ASSERT_TRUE(fs::exists(trial_dir / "step-000000000040.ckpt"));
+  ASSERT_TRUE(fs::exists(trial_dir / "step-000000000045.ckpt"));
+  fs::remove(trial_dir / "step-000000000045.ckpt");
+
+  std::vector<v1::MetricPoint> second;
+  stop = false;
+  hooks.on_metric = [&](const v1::MetricPoint& p) { second.push_back(p); };
+  auto resumed = TrainTrial(spec, *corpus_, hooks);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+
+  EXPECT_EQ(resumed->final_val_loss(), uninterrupted->final_val_loss());
+  EXPECT_EQ(resumed->final_train_loss(), uninterrupted->final_train_loss());
+  EXPECT_EQ(resumed->noise_scale(), uninterrupted->noise_scale());
+  EXPECT_EQ(resumed->steps(), uninterrupted->steps());
+  EXPECT_EQ(resumed->tokens(), uninterrupted->tokens());
+
+  // The resumed attempt's points alone are the uninterrupted curve: the
+  // replayed points up to step 40, then its own, numbered on.
+  ASSERT_EQ(second.size(), straight.size());
+  for (size_t i = 0; i < straight.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(second[i].seq(), i + 1);
+    EXPECT_EQ(second[i].step(), straight[i].step());
+    EXPECT_EQ(second[i].tokens(), straight[i].tokens());
+    EXPECT_EQ(second[i].has_val_loss(), straight[i].has_val_loss());
+    EXPECT_EQ(second[i].val_loss(), straight[i].val_loss());
+    EXPECT_EQ(second[i].train_loss(), straight[i].train_loss());
+    EXPECT_EQ(second[i].noise_scale(), straight[i].noise_scale());
+    EXPECT_EQ(second[i].lr(), straight[i].lr());
+  }
+  // Up to the checkpoint, the replay is the first attempt's points verbatim.
+  for (size_t i = 0; i < first.size() && first[i].step() <= 40; ++i) {
+    EXPECT_EQ(second[i].wall_seconds(), first[i].wall_seconds());
+  }
+  // The end is checkpointed too; an attempt that finds it just reports.
+  EXPECT_TRUE(fs::exists(trial_dir / "step-000000000090.ckpt"));
+  std::vector<v1::MetricPoint> third;
+  hooks.on_metric = [&](const v1::MetricPoint& p) { third.push_back(p); };
+  auto again = TrainTrial(spec, *corpus_, hooks);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->final_val_loss(), uninterrupted->final_val_loss());
+  EXPECT_EQ(third.size(), straight.size());
+
+  // A checkpoint of another trajectory (different seed) is refused.
+  spec.set_seed(spec.seed() + 1);
+  EXPECT_EQ(TrainTrial(spec, *corpus_, hooks).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace scalelaw::worker

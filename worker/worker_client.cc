@@ -278,7 +278,10 @@ absl::StatusOr<std::shared_ptr<const Corpus>> WorkerClient::LoadCorpus(const v1:
 }
 
 void WorkerClient::RunLeasedTrial(const v1::LeaseTrialResponse& lease) {
-  const v1::TrialSpec& spec = lease.trial();
+  v1::TrialSpec spec = lease.trial();
+  if (!options_.checkpoint_dir.empty()) {
+    spec.mutable_training()->set_checkpoint_dir(options_.checkpoint_dir);
+  }
   const uint32_t attempt = lease.attempt();
   spdlog::info("trial {} attempt {}: {} layers x d_model {}, {} tokens, lr {:.3g}, {} {}",
                spec.trial_id(), attempt, spec.shape().n_layer(), spec.shape().d_model(),

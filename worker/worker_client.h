@@ -42,6 +42,9 @@ struct WorkerOptions {
   absl::Duration metrics_flush_timeout = absl::Seconds(30);
   std::string launcher_tag;  // e.g. the Slurm job id; sent at registration
   std::string device;        // sent at registration; empty: what the trainer finds
+  // Overrides every trial's training.checkpoint_dir when set (e.g. a
+  // node-local or shared directory this worker knows better than the spec).
+  std::string checkpoint_dir;
 };
 
 class WorkerClient {

@@ -2,6 +2,8 @@
 //
 //   scalelaw-worker --coordinator HOST:PORT [--sweep ID] [--threads N]
 //                   [--exit-when-idle] [--connect-timeout-s 60]
+//                   [--checkpoint-dir DIR]
+//   scalelaw-worker train ...   one trial, no coordinator (worker/train_command.h)
 //
 // Exit status: 0 when stopped or (with --exit-when-idle) out of work, 1 when
 // the coordinator could not be reached or refused the worker, 2 on bad flags.
@@ -14,17 +16,24 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "spdlog/cfg/env.h"
 #include "spdlog/spdlog.h"
+#include "worker/train_command.h"
 #include "worker/trainer.h"
 #include "worker/worker_client.h"
 
 int main(int argc, char** argv) {
   scalelaw::worker::TuneMallocForTraining();
+  if (argc > 1 && std::string_view(argv[1]) == "train") {
+    spdlog::cfg::load_env_levels();
+    return scalelaw::worker::RunTrainCommand(argc - 1, argv + 1);
+  }
 
   CLI::App app{"scalelaw-worker: leases trials from a scalelaw coordinator and trains them"};
+  app.footer("\n`scalelaw-worker train --help`: train one trial locally, without a coordinator.");
   std::string coordinator;
   scalelaw::worker::WorkerOptions options;
   double connect_timeout_s = 60;
@@ -32,6 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--sweep", options.sweep_id, "lease only this sweep's trials (default: any)");
   app.add_option("--threads", options.threads,
                  "intra-op threads per trial (default 0: each trial's training.threads)");
+  app.add_option("--checkpoint-dir", options.checkpoint_dir,
+                 "checkpoint trials under DIR/<trial_id>/ and resume from there "
+                 "(default: each trial's training.checkpoint_dir)");
   app.add_flag("--exit-when-idle", options.exit_when_idle,
                "exit once the coordinator has no more work");
   app.add_option("--connect-timeout-s", connect_timeout_s,
