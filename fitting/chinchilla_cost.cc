@@ -1,6 +1,7 @@
 #include "fitting/chinchilla_cost.h"
 
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <utility>
 
@@ -33,12 +34,18 @@ bool ChinchillaObjectiveFunction::Evaluate(const double* theta, double* cost,
   double scratch[5];
   double* g = gradient != nullptr ? gradient : scratch;
   // Per-thread scratch for the per-size terms: one function serves threads.
-  thread_local std::vector<double> size_terms;
-  size_terms.resize(log_sizes_.size());
+  // Aligned to 64 bytes in every thread: the vectorised kernel peels scalar
+  // iterations up to an aligned address, and scalar and SIMD exp differ in
+  // the last bit, so an address-dependent peel made results depend on the
+  // thread that evaluated them.
+  thread_local std::vector<double> size_terms_storage;
+  size_terms_storage.resize(log_sizes_.size() + 8);
+  double* size_terms_data = size_terms_storage.data();
+  size_terms_data += (8 - (reinterpret_cast<uintptr_t>(size_terms_data) / sizeof(double)) % 8) % 8;
   double min_sum = 0;
   *cost = ChinchillaHuberKernelBySize(log_sizes_.data(), log_sizes_.size(), size_of_point_.data(),
                                       log_tokens_.data(), log_loss_.data(), weights_.data(),
-                                      log_loss_.size(), theta, huber_delta_, size_terms.data(), g,
+                                      log_loss_.size(), theta, huber_delta_, size_terms_data, g,
                                       &min_sum);
   // Far from sensible θ the unshifted terms over- or underflow; redo the
   // sum with the max shift (the smallest normal double is ~2.2e-308).

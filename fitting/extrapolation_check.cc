@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,13 @@ namespace {
 constexpr int kChinchillaParameters = 5;
 
 }  // namespace
+
+double ExtrapolationRelativeError(double predicted, double actual) {
+  // A degenerate refit can predict NaN or inf: a total failure to
+  // extrapolate, which must not vanish from the maximum (NaN compares false).
+  if (!std::isfinite(predicted)) return std::numeric_limits<double>::infinity();
+  return std::abs(predicted - actual) / actual;
+}
 
 bool ExtrapolationCheckApplies(int n_used, int held_out) {
   return held_out >= 1 && n_used - held_out >= kChinchillaParameters;
@@ -54,7 +62,7 @@ absl::StatusOr<ExtrapolationCheck> CheckExtrapolation(const std::vector<Observat
     point.compute = ComputeOf(run);
     point.actual = run.loss;
     point.predicted = refit.params.Loss(run.params, run.tokens);
-    point.relative_error = std::abs(point.predicted - point.actual) / point.actual;
+    point.relative_error = ExtrapolationRelativeError(point.predicted, point.actual);
     check.max_relative_error = std::max(check.max_relative_error, point.relative_error);
     check.points.push_back(std::move(point));
   }

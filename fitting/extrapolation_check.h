@@ -29,6 +29,9 @@ struct ExtrapolationCheck {
   ChinchillaFitResult refit;  // the fit without the held-out runs
 };
 
+// |predicted − actual| / actual; +inf when the prediction is not finite.
+double ExtrapolationRelativeError(double predicted, double actual);
+
 // True when `n_used` fitted points leave enough to refit approach 3 without
 // `held_out` of them (at least one point per parameter, 5).
 bool ExtrapolationCheckApplies(int n_used, int held_out);

@@ -105,5 +105,11 @@ TEST(ExtrapolationCheckTest, TooFewRunsOrNothingHeldOutIsAnError) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ExtrapolationRelativeErrorTest, NonFinitePredictionIsInfiniteError) {
+  EXPECT_NEAR(ExtrapolationRelativeError(2.2, 2.0), 0.1, 1e-12);
+  EXPECT_TRUE(std::isinf(ExtrapolationRelativeError(std::nan(""), 2.0)));
+  EXPECT_TRUE(std::isinf(ExtrapolationRelativeError(INFINITY, 2.0)));
+}
+
 }  // namespace
 }  // namespace scalelaw::fitting
