@@ -13,10 +13,10 @@
 #include "absl/strings/str_split.h"
 
 namespace scalelaw::fitting {
-namespace {
+namespace {}  // namespace
 
-absl::StatusOr<std::vector<std::string>> SplitFields(absl::string_view line, int line_number,
-                                                     const std::string& source) {
+absl::StatusOr<std::vector<std::string>> SplitCsvFields(absl::string_view line, int line_number,
+                                                        absl::string_view source) {
   std::vector<std::string> fields;
   std::string field;
   size_t i = 0;
@@ -53,8 +53,6 @@ absl::StatusOr<std::vector<std::string>> SplitFields(absl::string_view line, int
   }
   return fields;
 }
-
-}  // namespace
 
 absl::StatusOr<int> CsvTable::Column(const std::vector<std::string>& names, bool required) const {
   for (size_t i = 0; i < header.size(); ++i) {
@@ -94,7 +92,8 @@ absl::StatusOr<CsvTable> ParseCsvTable(std::string_view text_in, std::string_vie
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (absl::StripAsciiWhitespace(line).empty()) continue;
-    absl::StatusOr<std::vector<std::string>> fields = SplitFields(line, line_number, table.source);
+    absl::StatusOr<std::vector<std::string>> fields =
+        SplitCsvFields(line, line_number, table.source);
     if (!fields.ok()) return fields.status();
     if (table.header.empty()) {
       table.header = *std::move(fields);

@@ -33,4 +33,11 @@ absl::StatusOr<CsvTable> ParseCsvTable(std::string_view text, std::string_view s
 // NotFound when `path` cannot be opened.
 absl::StatusOr<CsvTable> ReadCsvTable(const std::string& path);
 
+// Splits one CSV line into trimmed fields; a field that starts with '"' runs
+// to the matching quote, with "" standing for a quote inside it. The error
+// (unterminated quote) names `source` and `line_number`. Shared by every CSV
+// reader here.
+absl::StatusOr<std::vector<std::string>> SplitCsvFields(absl::string_view line, int line_number,
+                                                        absl::string_view source);
+
 }  // namespace scalelaw::fitting

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "fitting/csv_table.h"
 
 namespace scalelaw::fitting {
 namespace {
@@ -28,47 +29,6 @@ const ColumnSpec kLoss{{"loss"}, true};
 const ColumnSpec kFlops{{"flops", "compute"}, false};
 const ColumnSpec kBudget{{"budget"}, false};
 const ColumnSpec kId{{"id"}, false};
-
-// Splits one line into fields; a field that starts with '"' runs to the
-// matching quote, with "" standing for a quote inside it.
-absl::StatusOr<std::vector<std::string>> SplitFields(absl::string_view line, int line_number,
-                                                     absl::string_view source) {
-  std::vector<std::string> fields;
-  std::string field;
-  size_t i = 0;
-  while (true) {
-    field.clear();
-    while (i < line.size() && line[i] == ' ') ++i;
-    if (i < line.size() && line[i] == '"') {
-      ++i;
-      bool closed = false;
-      while (i < line.size()) {
-        if (line[i] == '"') {
-          if (i + 1 < line.size() && line[i + 1] == '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          closed = true;
-          ++i;
-          break;
-        }
-        field += line[i++];
-      }
-      if (!closed) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(source, ": line ", line_number, ": unterminated quoted field"));
-      }
-      while (i < line.size() && line[i] != ',') ++i;
-    } else {
-      while (i < line.size() && line[i] != ',') field += line[i++];
-    }
-    fields.push_back(std::string(absl::StripAsciiWhitespace(field)));
-    if (i >= line.size()) break;
-    ++i;  // the comma
-  }
-  return fields;
-}
 
 // Index of `spec`'s column in `header`, nullopt when absent. Two names of the
 // same column (e.g. params and model_size) are ambiguous.
@@ -125,7 +85,7 @@ absl::StatusOr<std::vector<Observation>> ParseRunsCsv(std::string_view text_in,
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     SCALELAW_ASSIGN_OR_RETURN(std::vector<std::string> fields,
-                              SplitFields(line, line_number, source_name));
+                              SplitCsvFields(line, line_number, source_name));
     if (header.empty()) {
       header = std::move(fields);
       SCALELAW_ASSIGN_OR_RETURN(params_col, FindColumn(header, kParams, source_name));
