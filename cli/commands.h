@@ -20,6 +20,8 @@ inline CLI::App* AddSubcommand(CLI::App& parent, const std::string& name,
 void AddRunCommand(CLI::App& app, int* exit_code);          // run_command.cc
 void AddCoordinatorCommand(CLI::App& app, int* exit_code);  // coordinator_command.cc
 void AddSweepCommands(CLI::App& app, int* exit_code);       // sweep_commands.cc
+void AddSweepPlanCommand(CLI::App& sweep, int* exit_code);    // sweep_plan_command.cc
+void AddSweepExportCommand(CLI::App& sweep, int* exit_code);  // sweep_export_command.cc
 void AddWorkerCommand(CLI::App& app, int* exit_code);       // worker_command.cc
 void AddFitCommands(CLI::App& app, int* exit_code);     // fit_commands.cc: fit, optimal, predict
 void AddCompareCommand(CLI::App& app, int* exit_code);  // compare_command.cc: compare
@@ -27,5 +29,6 @@ void AddReportCommand(CLI::App& app, int* exit_code);   // report_command.cc: re
 void AddTrainCommand(CLI::App& app,
                      int* exit_code);  // train_command.cc: train (execs scalelaw-worker train)
 void AddModelCommand(CLI::App& app, int* exit_code);  // model_command.cc: model shapes
+void AddDataCommand(CLI::App& app, int* exit_code);   // data_command.cc: data prepare
 
 }  // namespace scalelaw::cli

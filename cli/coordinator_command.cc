@@ -3,11 +3,15 @@
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/worker_binary.h"
 #include "coordinator/coordinator_server.h"
+#include "coordinator/local_launcher.h"
+#include "coordinator/slurm_launcher.h"
 
 namespace scalelaw::cli {
 
@@ -19,6 +23,8 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
     double heartbeat_interval_s = 5;
     std::string metrics_listen = "127.0.0.1:9464";
     double metrics_retention_s = 900;
+    std::string jobs_dir;   // empty: <directory of --db>/jobs
+    std::string advertise;  // empty: the listen address (wildcard host -> hostname)
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = AddSubcommand(
@@ -28,6 +34,10 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
       "Stops cleanly on SIGINT or SIGTERM; restarting on the same --db resumes every sweep.\n\n"
       "Prometheus metrics are served at http://METRICS-LISTEN/metrics (see\n"
       "deploy/prometheus and deploy/grafana).\n\n"
+      "Sweeps whose spec says `launcher: {kind: slurm}` get their workers from the\n"
+      "coordinator: on submit it writes JOBS-DIR/SWEEP/workers.sbatch and runs sbatch\n"
+      "(run it where sbatch works, e.g. a login node); `sweep cancel` scancels the jobs.\n"
+      "`kind: local` with `workers: N` starts N worker processes on this machine.\n\n"
       "Example: scalelaw coordinator --listen 0.0.0.0:50051 --db /shared/scalelaw.db \\\n"
       "           --metrics-listen 0.0.0.0:9464");
   cmd->add_option("--listen", args->listen, "Address to serve gRPC on (host:port)")
@@ -49,6 +59,13 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
                   "Seconds a finished sweep's series stay on /metrics")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--jobs-dir", args->jobs_dir,
+                  "Directory for launched workers' batch scripts and logs, visible to the "
+                  "compute nodes (default: DIR-OF-DB/jobs)");
+  cmd->add_option("--advertise", args->advertise,
+                  "host:port launched workers dial when a spec has no "
+                  "launcher.coordinator_address (default: the listen address, a wildcard "
+                  "host replaced by this machine's name)");
   cmd->callback([args, exit_code] {
     coordinator::CoordinatorOptions options;
     options.listen_address = args->listen;
@@ -59,6 +76,17 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
     options.metrics_listen_address = args->metrics_listen;
     options.metrics_retention =
         std::chrono::milliseconds(std::llround(args->metrics_retention_s * 1000));
+    options.advertise_address = args->advertise;
+    const std::filesystem::path jobs_dir = std::filesystem::absolute(
+        args->jobs_dir.empty() ? std::filesystem::absolute(args->db).parent_path() / "jobs"
+                               : std::filesystem::path(args->jobs_dir));
+    coordinator::SlurmLauncherOptions slurm;
+    std::error_code error;
+    slurm.scalelaw_binary = std::filesystem::read_symlink("/proc/self/exe", error).string();
+    slurm.job_dir = jobs_dir / "slurm";
+    options.launchers.push_back(std::make_shared<coordinator::SlurmLauncher>(slurm));
+    options.launchers.push_back(
+        std::make_shared<coordinator::LocalSweepLauncher>(WorkerBinaryPath(), jobs_dir / "local"));
     auto server = coordinator::CoordinatorServer::Start(options);
     if (!server.ok()) {
       std::fprintf(stderr, "error: %s\n", std::string(server.status().message()).c_str());

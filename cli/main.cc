@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   scalelaw::cli::AddReportCommand(app, &exit_code);
   scalelaw::cli::AddTrainCommand(app, &exit_code);
   scalelaw::cli::AddModelCommand(app, &exit_code);
+  scalelaw::cli::AddDataCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -26,7 +26,9 @@ void AddSubmit(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
   CLI::App* cmd = AddSubcommand(
       sweep, "submit", "Submit a sweep spec to a coordinator and print its id",
       "Validate a sweep spec, submit it to the coordinator and print the sweep id. Returns\n"
-      "at once; start workers with `scalelaw worker` (or a launcher) to run the trials.\n\n"
+      "at once. With `launcher: {kind: slurm}` in the spec the coordinator submits the\n"
+      "workers' job array (sbatch) before answering; otherwise start workers with\n"
+      "`scalelaw worker` to run the trials.\n\n"
       "Example: scalelaw sweep submit sweeps/quickstart.yaml --coordinator 127.0.0.1:50051");
   cmd->add_option("spec", *spec_path, "Sweep spec (YAML)")->required()->check(CLI::ExistingFile);
   cmd->callback([spec_path, address, exit_code] {
@@ -115,7 +117,8 @@ void AddCancel(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
   CLI::App* cmd = AddSubcommand(
       sweep, "cancel", "Cancel a sweep's unended trials",
       "Cancel a sweep: its unended trials become CANCELLED and their workers stop at the\n"
-      "next heartbeat.\n\nExample: scalelaw sweep cancel quickstart-1");
+      "next heartbeat; the coordinator also cancels the jobs it launched for the sweep\n"
+      "(scancel for Slurm).\n\nExample: scalelaw sweep cancel quickstart-1");
   cmd->add_option("sweep_id", *sweep_id, "Sweep id")->required();
   cmd->callback([sweep_id, address, exit_code] {
     CoordinatorClient client(*address);
@@ -144,6 +147,8 @@ void AddSweepCommands(CLI::App& app, int* exit_code) {
                    "Coordinator address host:port (default $SCALELAW_COORDINATOR or "
                    "127.0.0.1:50051)")
       ->capture_default_str();
+  AddSweepPlanCommand(*sweep, exit_code);
+  AddSweepExportCommand(*sweep, exit_code);
   AddSubmit(*sweep, address, exit_code);
   AddStatus(*sweep, address, exit_code);
   AddList(*sweep, address, exit_code);

@@ -38,6 +38,17 @@ std::string FormatSweepStatus(const v1::Sweep& sweep) {
   return out;
 }
 
+// WSD rows say what they are: a stable run's loss is not a fit point.
+static std::string WsdNote(const v1::TrialSpec& spec) {
+  switch (spec.wsd().role()) {
+    case v1::TRIAL_ROLE_WSD_STABLE:
+      return "  stable run (constant lr, not fitted)";
+    case v1::TRIAL_ROLE_WSD_COOLDOWN:
+      return absl::StrCat("  cooldown from ", spec.wsd().stable_trial_id());
+    default:
+      return "";
+  }
+}
 std::string FormatTrialTable(const v1::ListTrialsResponse& trials) {
   std::string out =
       absl::StrFormat("%-18s %-12s %10s %10s %-10s %3s %9s %9s\n", "trial", "layers x d", "params",
@@ -48,12 +59,12 @@ std::string FormatTrialTable(const v1::ListTrialsResponse& trials) {
     const double val = ended ? trial.result().final_val_loss() : trial.latest_val_loss();
     const double train = ended ? trial.result().final_train_loss() : trial.latest_train_loss();
     absl::StrAppend(
-        &out, absl::StrFormat("%-18s %-12s %10.3g %10.3g %-10s %3u %9s %9s\n", spec.trial_id(),
+        &out, absl::StrFormat("%-18s %-12s %10.3g %10.3g %-10s %3u %9s %9s%s\n", spec.trial_id(),
                               absl::StrCat(spec.shape().n_layer(), " x ", spec.shape().d_model()),
                               static_cast<double>(spec.params()),
                               static_cast<double>(spec.tokens()), TrialStateName(trial.state()),
                               trial.attempt(), train > 0 ? absl::StrFormat("%.4f", train) : "-",
-                              val > 0 ? absl::StrFormat("%.4f", val) : "-"));
+                              val > 0 ? absl::StrFormat("%.4f", val) : "-", WsdNote(spec)));
   }
   return out;
 }

@@ -2,10 +2,12 @@
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "coordinator/coordinator_service.h"
+#include "coordinator/launchers.h"
 #include "coordinator/metrics.h"
 #include "coordinator/metrics_http_server.h"
 #include "coordinator/rpc_metrics_interceptor.h"
@@ -18,6 +20,17 @@ namespace {
 // How long running RPCs (e.g. open metric streams) get to finish at shutdown
 // before they are cancelled.
 constexpr auto kShutdownGrace = std::chrono::seconds(2);
+
+// What launched workers dial: `address` with a wildcard host replaced by this
+// machine's name.
+std::string AdvertisedAddress(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  const std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  if (host != "0.0.0.0" && host != "[::]" && host != "::" && !host.empty()) return address;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return address;
+  return absl::StrCat(name, address.substr(colon == std::string::npos ? address.size() : colon));
+}
 
 }  // namespace
 
@@ -64,6 +77,18 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   ServiceOptions service_options;
   service_options.heartbeat_interval = options.heartbeat_interval;
   service_options.observer = server->metrics_.get();
+  if (!options.launchers.empty()) {
+    // port_ is set while the server is built, before any RPC is served.
+    server->launchers_ =
+        std::make_unique<Launchers>(server->store_.get(), &server->clock_, [s = server.get()] {
+          return s->options_.advertise_address.empty() ? AdvertisedAddress(s->address())
+                                                       : s->options_.advertise_address;
+        });
+    for (const std::shared_ptr<Launcher>& launcher : options.launchers) {
+      server->launchers_->Add(launcher);
+    }
+    service_options.launchers = server->launchers_.get();
+  }
   server->service_ = std::make_unique<CoordinatorService>(
       server->store_.get(), server->scheduler_.get(), service_options);
 

@@ -14,6 +14,10 @@
 // With `metrics_listen_address` set, the same io_context thread serves
 // Prometheus metrics (CoordinatorMetrics) at http://HOST:PORT/metrics.
 //
+// With `launchers`, a submitted sweep's workers are started by the launcher
+// its spec names (launcher.kind) and its recorded jobs are cancelled with it
+// (coordinator/launchers.h).
+//
 // Thread safety: Shutdown() and Wait() may be called from any thread;
 // Shutdown is idempotent and also runs in the destructor.
 #pragma once
@@ -26,9 +30,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "coordinator/clock.h"
+#include "coordinator/launcher.h"
 
 namespace grpc {
 class Server;
@@ -38,6 +44,7 @@ namespace scalelaw::coordinator {
 
 class CoordinatorMetrics;
 class CoordinatorService;
+class Launchers;
 class MetricsHttpServer;
 class Store;
 class TrialScheduler;
@@ -55,6 +62,13 @@ struct CoordinatorOptions {
   std::string metrics_listen_address;
   // How long the series of a finished sweep stay on /metrics.
   std::chrono::milliseconds metrics_retention = std::chrono::minutes(15);
+  // Launchers for sweeps' workers, one per launcher.kind. Empty: the
+  // coordinator starts no workers (`scalelaw run` starts its own).
+  std::vector<std::shared_ptr<Launcher>> launchers;
+  // host:port that launched workers dial when a spec leaves
+  // launcher.coordinator_address empty. Empty: the bound listen address, with
+  // a wildcard host (0.0.0.0, [::]) replaced by this machine's hostname.
+  std::string advertise_address;
 };
 
 class CoordinatorServer {
@@ -96,6 +110,7 @@ class CoordinatorServer {
   std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TrialScheduler> scheduler_;
+  std::unique_ptr<Launchers> launchers_;  // null without options.launchers
   std::unique_ptr<CoordinatorService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

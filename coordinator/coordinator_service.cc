@@ -49,7 +49,10 @@ CoordinatorService::CoordinatorService(Store* store, TrialScheduler* scheduler,
                                        ServiceOptions options)
     : store_(store), scheduler_(scheduler), options_(options) {}
 
-CoordinatorService::~CoordinatorService() { fit_pool_.join(); }
+CoordinatorService::~CoordinatorService() {
+  fit_pool_.join();
+  launch_pool_.join();
+}
 
 grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
     grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
@@ -104,7 +107,28 @@ grpc::ServerUnaryReactor* CoordinatorService::FailTrial(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* CoordinatorService::SubmitSweep(grpc::CallbackServerContext* context,
                                                           const v1::SubmitSweepRequest* request,
                                                           v1::SubmitSweepResponse* response) {
-  return Reply(context, scheduler_->SubmitSweep(*request), response);
+  if (options_.launchers == nullptr)
+    return Reply(context, scheduler_->SubmitSweep(*request), response);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // request and response stay valid until Finish.
+  boost::asio::post(launch_pool_, [this, reactor, request, response] {
+    absl::StatusOr<v1::SubmitSweepResponse> submitted = scheduler_->SubmitSweep(*request);
+    if (submitted.ok()) {
+      const absl::Status launched = options_.launchers->LaunchSweep(submitted->sweep_id());
+      if (!launched.ok()) {
+        // A sweep nobody will work on would wait forever: take it back.
+        const absl::StatusOr<uint32_t> cancelled = scheduler_->CancelSweep(submitted->sweep_id());
+        submitted = absl::Status(
+            launched.code(),
+            absl::StrCat("sweep ", submitted->sweep_id(),
+                         cancelled.ok() ? " was cancelled" : " could not be cancelled either",
+                         ": its workers could not be started: ", launched.message()));
+      }
+    }
+    if (submitted.ok()) *response = std::move(*submitted);
+    reactor->Finish(ToGrpcStatus(submitted.status()));
+  });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::GetSweep(grpc::CallbackServerContext* context,
@@ -131,10 +155,32 @@ grpc::ServerUnaryReactor* CoordinatorService::ListSweeps(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* CoordinatorService::CancelSweep(grpc::CallbackServerContext* context,
                                                           const v1::CancelSweepRequest* request,
                                                           v1::CancelSweepResponse* response) {
-  return Reply(context,
-               Wrap<v1::CancelSweepResponse>(scheduler_->CancelSweep(request->sweep_id()),
-                                             &v1::CancelSweepResponse::set_cancelled_trials),
-               response);
+  if (options_.launchers == nullptr) {
+    return Reply(context,
+                 Wrap<v1::CancelSweepResponse>(scheduler_->CancelSweep(request->sweep_id()),
+                                               &v1::CancelSweepResponse::set_cancelled_trials),
+                 response);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  boost::asio::post(launch_pool_, [this, reactor, request, response] {
+    // Trials first: a worker stopped by the cancelled job then finds its
+    // sweep cancelled and does not ask to be requeued.
+    absl::StatusOr<v1::CancelSweepResponse> cancelled =
+        Wrap<v1::CancelSweepResponse>(scheduler_->CancelSweep(request->sweep_id()),
+                                      &v1::CancelSweepResponse::set_cancelled_trials);
+    if (cancelled.ok()) {
+      const absl::Status stopped = options_.launchers->CancelSweep(request->sweep_id());
+      if (!stopped.ok()) {
+        cancelled = absl::Status(
+            stopped.code(),
+            absl::StrCat("sweep ", request->sweep_id(), ": ", cancelled->cancelled_trials(),
+                         " trials cancelled, but its jobs could not be: ", stopped.message()));
+      }
+    }
+    if (cancelled.ok()) *response = std::move(*cancelled);
+    reactor->Finish(ToGrpcStatus(cancelled.status()));
+  });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::ListTrials(grpc::CallbackServerContext* context,

@@ -10,6 +10,13 @@
 // GetFit runs on the service's own fit thread, not on a gRPC thread, since a
 // Chinchilla fit takes seconds.
 //
+// With launchers (ServiceOptions::launchers), SubmitSweep and CancelSweep run
+// on the service's launch thread, since they call cluster tools (sbatch,
+// scancel): SubmitSweep stores the sweep, then starts its workers with the
+// launcher its spec names; when that fails the sweep is cancelled and the
+// error (e.g. sbatch's message) is the reply. CancelSweep cancels the trials,
+// then the sweep's recorded jobs.
+//
 // Lifetime: `store` and `scheduler` are not owned and must outlive the
 // service; the gRPC server must be shut down before the service is destroyed.
 // Thread-safe.
@@ -21,6 +28,7 @@
 #include <chrono>
 
 #include "coordinator/coordinator_observer.h"
+#include "coordinator/launchers.h"
 #include "coordinator/store.h"
 #include "coordinator/sweep_fit.h"
 #include "coordinator/trial_scheduler.h"
@@ -35,6 +43,9 @@ struct ServiceOptions {
   // Told of every successful fit (monitoring). Not owned; may be null; must
   // outlive the service.
   CoordinatorObserver* observer = nullptr;
+  // Starts and stops sweeps' workers. Not owned; may be null (then nothing is
+  // launched: `scalelaw run` starts its own workers); must outlive the service.
+  Launchers* launchers = nullptr;
 };
 
 class CoordinatorService final : public v1::Coordinator::CallbackService {
@@ -84,6 +95,7 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   TrialScheduler* const scheduler_;
   const ServiceOptions options_;
   boost::asio::thread_pool fit_pool_{1};
+  boost::asio::thread_pool launch_pool_{1};
 };
 
 }  // namespace scalelaw::coordinator

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -184,5 +185,40 @@ void LocalLauncher::StopAll() {
 }
 
 LocalLauncher::~LocalLauncher() { StopAll(); }
+
+absl::StatusOr<std::vector<std::string>> LocalSweepLauncher::Launch(const SweepLaunch& launch) {
+  const uint32_t workers = ParallelWorkers(launch);
+  if (workers == 0) return std::vector<std::string>();
+  LocalLauncherOptions options;
+  options.worker_binary = worker_binary_;
+  options.coordinator_address = launch.coordinator_address;
+  options.sweep_id = launch.sweep_id;
+  options.num_workers = static_cast<int>(workers);
+  options.threads = launch.threads;
+  options.log_dir = log_dir_ / launch.sweep_id;
+  SCALELAW_ASSIGN_OR_RETURN(std::unique_ptr<LocalLauncher> launcher,
+                            LocalLauncher::Launch(options));
+  std::vector<std::string> pids;
+  for (int i = 0; i < launcher->size(); ++i) pids.push_back(std::to_string(launcher->pid(i)));
+  std::lock_guard lock(mu_);
+  for (auto& earlier : launched_) earlier->Poll();  // reaps workers that have exited
+  launched_.push_back(std::move(launcher));
+  return pids;
+}
+
+absl::Status LocalSweepLauncher::Cancel(const std::vector<std::string>& job_ids) {
+  std::lock_guard lock(mu_);
+  for (auto& launcher : launched_) {
+    for (int i = 0; i < launcher->size(); ++i) {
+      if (std::find(job_ids.begin(), job_ids.end(), std::to_string(launcher->pid(i))) ==
+          job_ids.end()) {
+        continue;
+      }
+      absl::Status killed = launcher->Kill(i, SIGTERM);
+      if (!killed.ok() && !absl::IsFailedPrecondition(killed)) return killed;  // ended: fine
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace scalelaw::coordinator

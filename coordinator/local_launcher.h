@@ -16,11 +16,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "coordinator/launcher.h"
 
 namespace scalelaw::coordinator {
 
@@ -88,6 +90,33 @@ class LocalLauncher {
 
   LocalLauncherOptions options_;
   std::vector<Child> children_;
+};
+
+// The `local` launcher kind behind the Launcher interface, for a standalone
+// coordinator (`scalelaw coordinator`): each Launch starts launcher.workers
+// worker processes (at most one per trial) on this machine with a
+// LocalLauncher, logs in <log_dir>/<sweep_id>/worker-<i>.log. A spec with
+// launcher.workers 0 starts none (workers are then started by hand or by
+// `scalelaw run`). Job ids are process ids; Cancel sends SIGTERM to the
+// processes this object started and ignores other ids (an earlier
+// coordinator's pids may have been reused). Destruction stops every worker
+// still running (see ~LocalLauncher).
+//
+// Thread safety: Launch and Cancel may be called from any thread.
+class LocalSweepLauncher final : public Launcher {
+ public:
+  LocalSweepLauncher(std::string worker_binary, std::filesystem::path log_dir)
+      : worker_binary_(std::move(worker_binary)), log_dir_(std::move(log_dir)) {}
+
+  std::string kind() const override { return "local"; }
+  absl::StatusOr<std::vector<std::string>> Launch(const SweepLaunch& launch) override;
+  absl::Status Cancel(const std::vector<std::string>& job_ids) override;
+
+ private:
+  const std::string worker_binary_;
+  const std::filesystem::path log_dir_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<LocalLauncher>> launched_;  // guarded by mu_
 };
 
 }  // namespace scalelaw::coordinator

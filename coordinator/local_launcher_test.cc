@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "coordinator/test_util.h"
 #include "gmock/gmock.h"
@@ -110,6 +111,45 @@ TEST(LocalLauncherTest, MissingBinaryAndBadOptions) {
   LocalLauncherOptions zero = OptionsFor(dir, "/bin/true");
   zero.num_workers = 0;
   EXPECT_TRUE(absl::IsInvalidArgument(LocalLauncher::Launch(zero).status()));
+}
+
+TEST(LocalSweepLauncherTest, StartsOneWorkerPerTrialAtMostAndCancelsByPid) {
+  testing::TempDir dir;
+  const std::string sleeper = WriteScript(dir, "sleeper", "echo \"args: $*\"\nexec sleep 30\n");
+  LocalSweepLauncher launcher(sleeper, dir.path() / "logs");
+  EXPECT_EQ(launcher.kind(), "local");
+
+  SweepLaunch launch;
+  launch.sweep_id = "demo-2";
+  launch.n_trials = 2;
+  launch.threads = 3;
+  launch.coordinator_address = "127.0.0.1:5555";
+  auto none = launcher.Launch(launch);  // workers 0: started by hand
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+
+  launch.launcher.set_workers(8);  // capped at the sweep's 2 trials
+  auto pids = launcher.Launch(launch);
+  ASSERT_TRUE(pids.ok()) << pids.status();
+  ASSERT_EQ(pids->size(), 2u);
+  for (const std::string& pid : *pids) EXPECT_EQ(::kill(std::stoi(pid), 0), 0);
+  const std::filesystem::path log = dir.path() / "logs" / "demo-2" / "worker-1.log";
+  for (int i = 0; i < 200 && ReadFile(log).empty(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_THAT(ReadFile(log), HasSubstr("args: --coordinator 127.0.0.1:5555 --sweep demo-2 "
+                                       "--exit-when-idle --threads 3"));
+  // Ids it did not start are ignored.
+  ASSERT_TRUE(launcher.Cancel({"1", (*pids)[0], (*pids)[1]}).ok());
+  for (const std::string& pid : *pids) {
+    // The launcher reaps its children later; until then an ended worker is a
+    // zombie (state Z in /proc/PID/stat), which still answers kill(pid, 0).
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; ++i) {
+      const std::string stat = ReadFile("/proc/" + pid + "/stat");
+      gone = stat.empty() || stat.find(") Z ") != std::string::npos;
+      if (!gone) std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_TRUE(gone) << "worker " << pid << " still running after Cancel";
+  }
 }
 
 }  // namespace

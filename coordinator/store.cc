@@ -58,6 +58,7 @@ absl::StatusOr<SweepRecord> ReadSweep(const SqliteStatement& stmt) {
 constexpr int kPending = v1::TRIAL_STATE_PENDING;
 constexpr int kLeased = v1::TRIAL_STATE_LEASED;
 constexpr int kRunning = v1::TRIAL_STATE_RUNNING;
+constexpr int kSucceeded = v1::TRIAL_STATE_SUCCEEDED;
 
 }  // namespace
 
@@ -114,9 +115,12 @@ absl::Status Store::Migrate() {
                                                       " is newer than this coordinator's (",
                                                       kSchemaVersion, "); upgrade scalelaw"));
   }
-  // version 0: a new file.
+  // Version 0 is a new file; each migration takes it one version further.
   SCALELAW_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  absl::Status status = db_->Exec(kSchemaV1);
+  absl::Status status;
+  for (int64_t v = version; v < kSchemaVersion && status.ok(); ++v) {
+    status = db_->Exec(kMigrations[v]);
+  }
   if (status.ok()) status = db_->Exec(absl::StrCat("PRAGMA user_version=", kSchemaVersion));
   if (status.ok()) status = db_->Exec("COMMIT");
   if (!status.ok()) (void)db_->Exec("ROLLBACK");
@@ -172,14 +176,15 @@ absl::Status Store::InsertSweep(const SweepRecord& sweep,
         .Bind(6, int64_t{sweep.cancelled ? 1 : 0});
     SCALELAW_RETURN_IF_ERROR(insert->Run());
     SCALELAW_ASSIGN_OR_RETURN(auto trial_insert,
-                              Statement("INSERT INTO trials (trial_id, sweep_id, idx, spec, state) "
-                                        "VALUES (?, ?, ?, ?, ?)"));
+                              Statement("INSERT INTO trials (trial_id, sweep_id, idx, spec, "
+                                        "state, depends_on) VALUES (?, ?, ?, ?, ?, ?)"));
     for (size_t i = 0; i < trials.size(); ++i) {
       trial_insert->Bind(1, trials[i].trial_id())
           .Bind(2, sweep.sweep_id)
           .Bind(3, static_cast<int64_t>(i))
           .BindBlob(4, trials[i].SerializeAsString())
-          .Bind(5, int64_t{kPending});
+          .Bind(5, int64_t{kPending})
+          .Bind(6, trials[i].wsd().stable_trial_id());
       SCALELAW_RETURN_IF_ERROR(trial_insert->Run());
     }
     return absl::OkStatus();
@@ -289,10 +294,49 @@ absl::StatusOr<std::optional<v1::Trial>> Store::NextPendingTrial(const std::stri
                                "WHERE t.state = ",
                                kPending,
                                " AND s.cancelled = 0 AND (?1 = '' OR t.sweep_id = ?1) "
+                               // A cooldown branch waits for its stable run.
+                               "AND (t.depends_on = '' OR EXISTS (SELECT 1 FROM trials d "
+                               "WHERE d.trial_id = t.depends_on AND d.state = ",
+                               kSucceeded,
+                               ")) "
                                "ORDER BY s.created_ms, s.rowid, t.idx LIMIT 1"),
                   {sweep_id}));
   if (trials.empty()) return std::optional<v1::Trial>();
   return std::optional<v1::Trial>(std::move(trials.front()));
+}
+
+absl::StatusOr<std::vector<v1::Trial>> Store::ListPendingDependents(const std::string& trial_id) {
+  std::lock_guard lock(mu_);
+  return QueryTrials(absl::StrCat("SELECT ", kTrialColumns, " FROM trials WHERE depends_on = ? ",
+                                  "AND state = ", kPending, " ORDER BY idx"),
+                     {trial_id});
+}
+
+absl::Status Store::RecordSweepJob(const std::string& sweep_id, const std::string& launcher,
+                                   const std::string& job_id, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  return InTransaction([&]() -> absl::Status {
+    SCALELAW_ASSIGN_OR_RETURN(auto insert,
+                              Statement("INSERT OR IGNORE INTO sweep_jobs (sweep_id, launcher, "
+                                        "job_id, submitted_ms) VALUES (?, ?, ?, ?)"));
+    insert->Bind(1, sweep_id).Bind(2, launcher).Bind(3, job_id).Bind(4, now_ms);
+    return insert->Run();
+  });
+}
+
+absl::StatusOr<std::vector<SweepJob>> Store::ListSweepJobs(const std::string& sweep_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(auto stmt,
+                            Statement("SELECT launcher, job_id, submitted_ms FROM sweep_jobs "
+                                      "WHERE sweep_id = ? ORDER BY submitted_ms, job_id"));
+  stmt->Bind(1, sweep_id);
+  std::vector<SweepJob> jobs;
+  while (true) {
+    SCALELAW_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    jobs.push_back(SweepJob{sweep_id, stmt->ColumnText(0), stmt->ColumnText(1), stmt->ColumnInt(2)});
+  }
+  return jobs;
 }
 
 absl::StatusOr<std::optional<v1::Trial>> Store::TrialHeldBy(const std::string& worker_id) {

@@ -61,10 +61,18 @@ struct TrialWrite {
   std::optional<AttemptRecord> attempt;
 };
 
+// A job a cluster launcher submitted for a sweep.
+struct SweepJob {
+  std::string sweep_id;
+  std::string launcher;  // "slurm", "kubernetes"
+  std::string job_id;    // Slurm job id, Kubernetes Job name
+  int64_t submitted_ms = 0;
+};
+
 class Store {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the store at `path`. A newer schema is refused.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
@@ -94,6 +102,9 @@ class Store {
   // The next PENDING trial of a sweep that is not cancelled: oldest sweep
   // first, then plan order. `sweep_id` empty: any sweep.
   absl::StatusOr<std::optional<v1::Trial>> NextPendingTrial(const std::string& sweep_id);
+  // PENDING trials that wait for `trial_id` (WSD cooldown branches of a
+  // stable run), in plan order.
+  absl::StatusOr<std::vector<v1::Trial>> ListPendingDependents(const std::string& trial_id);
   // The LEASED or RUNNING trial held by `worker_id`, if any.
   absl::StatusOr<std::optional<v1::Trial>> TrialHeldBy(const std::string& worker_id);
   // Trials not yet ended (PENDING, LEASED, RUNNING); `sweep_id` empty: all.
@@ -111,6 +122,12 @@ class Store {
   // The points of one attempt, by sequence number.
   absl::StatusOr<std::vector<v1::MetricPoint>> ListMetrics(const std::string& trial_id,
                                                            uint32_t attempt);
+
+  // --- cluster jobs ----------------------------------------------------------
+  // Records a job a launcher submitted for a sweep (idempotent).
+  absl::Status RecordSweepJob(const std::string& sweep_id, const std::string& launcher,
+                              const std::string& job_id, int64_t now_ms);
+  absl::StatusOr<std::vector<SweepJob>> ListSweepJobs(const std::string& sweep_id);
 
   // --- workers -------------------------------------------------------------
   absl::Status InsertWorker(const std::string& worker_id, const v1::RegisterWorkerRequest& info,

@@ -68,4 +68,22 @@ CREATE TABLE workers (
 );
 )sql";
 
+// Schema version 2: a trial may wait for another (a WSD cooldown branch for
+// its stable run), and a sweep records the jobs a cluster launcher submitted
+// for it (Slurm job ids, Kubernetes Job names) so cancel can reach them.
+inline constexpr char kSchemaV2[] = R"sql(
+ALTER TABLE trials ADD COLUMN depends_on TEXT NOT NULL DEFAULT '';
+CREATE INDEX trials_by_dependency ON trials (depends_on);
+CREATE TABLE sweep_jobs (
+  sweep_id     TEXT NOT NULL REFERENCES sweeps(sweep_id),
+  launcher     TEXT NOT NULL,
+  job_id       TEXT NOT NULL,
+  submitted_ms INTEGER NOT NULL,
+  PRIMARY KEY (sweep_id, launcher, job_id)
+);
+)sql";
+
+// The migrations in order: entry i takes a store from version i to i + 1.
+inline constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+
 }  // namespace scalelaw::coordinator

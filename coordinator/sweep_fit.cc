@@ -94,6 +94,12 @@ absl::StatusOr<SweepObservations> ObservationsFromTrials(const std::vector<v1::T
       continue;
     }
     if (state != v1::TRIAL_STATE_SUCCEEDED && state != v1::TRIAL_STATE_DIVERGED) continue;
+    // A WSD stable run never cooled down: its end is not an (N, D, L) point
+    // (SCIENCE.md); its branches are.
+    if (trial.spec().wsd().role() == v1::TRIAL_ROLE_WSD_STABLE) {
+      exclude(id, "WSD stable run (constant lr; its cooldown branches are the points)");
+      continue;
+    }
     const v1::TrialResult& r = trial.result();
     const double params = static_cast<double>(
         filter.param_count == "non_embedding" ? r.non_embedding_params() : r.params());

@@ -32,6 +32,14 @@ std::vector<v1::Trial> SyntheticTrials() {
     trial.mutable_result()->set_tokens(static_cast<uint64_t>(run.tokens));
     trial.mutable_result()->set_final_val_loss(run.loss);
   }
+  // A WSD stable run ends at constant lr: never a fit point, however good.
+  v1::Trial& stable = trials.emplace_back();
+  stable.mutable_spec()->set_trial_id("s-stable");
+  stable.mutable_spec()->mutable_wsd()->set_role(v1::TRIAL_ROLE_WSD_STABLE);
+  stable.set_state(v1::TRIAL_STATE_SUCCEEDED);
+  stable.mutable_result()->set_params(1000000);
+  stable.mutable_result()->set_tokens(1000000);
+  stable.mutable_result()->set_final_val_loss(0.5);
   v1::Trial& diverged = trials.emplace_back();
   diverged.mutable_spec()->set_trial_id("d1");
   diverged.set_state(v1::TRIAL_STATE_DIVERGED);
@@ -61,7 +69,8 @@ TEST(SweepFitTest, ChinchillaRecoversTheLawAndListsExclusions) {
   EXPECT_FALSE(fit->termination().empty());
   EXPECT_THAT(fit->excluded(), Contains(HasSubstr("d1: DIVERGED: loss is nan")));
   EXPECT_THAT(fit->excluded(), Contains(HasSubstr("f1: FAILED: lease expired 3 times")));
-  EXPECT_EQ(fit->excluded_size(), 2);
+  EXPECT_THAT(fit->excluded(), Contains(HasSubstr("s-stable: WSD stable run")));
+  EXPECT_EQ(fit->excluded_size(), 3);
 
   ASSERT_EQ(fit->optimal_size(), 1);
   fitting::ChinchillaParams fitted{fit->params().at("E"), fit->params().at("A"),

@@ -105,7 +105,7 @@ absl::StatusOr<v1::SubmitSweepResponse> TrialScheduler::SubmitSweep(
     sweep_id = absl::StrCat(SlugOf(request.spec().name()), "-", n + 1);
     if (absl::IsNotFound(store_->GetSweep(sweep_id).status())) break;
   }
-  auto trials = sweeps::PlanGrid(request.spec(), sweep_id);
+  auto trials = sweeps::PlanSweep(request.spec(), sweep_id);
   if (!trials.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot plan sweep spec: ", trials.status().message()));
@@ -267,8 +267,7 @@ absl::StatusOr<bool> TrialScheduler::CompleteTrial(const v1::CompleteTrialReques
   if (result.final_train_loss() != 0) trial.set_latest_train_loss(result.final_train_loss());
   auto attempt_row =
       EndAttempt(trial, now_ms, result.diverged() ? "diverged" : "succeeded", trial.reason());
-  SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, attempt_row}}));
-  observer_->OnTrialWritten(trial, previous);
+  SCALELAW_RETURN_IF_ERROR(CommitEnding(TrialWrite{trial, attempt_row}, previous));
   return true;
 }
 
@@ -283,16 +282,18 @@ absl::StatusOr<bool> TrialScheduler::FailTrial(const v1::FailTrialRequest& reque
   const v1::TrialState previous = trial.state();
 
   const std::string why = request.reason().empty() ? "no reason given" : request.reason();
-  auto attempt_row = EndAttempt(trial, clock_->NowMs(), "failed", why);
-  const bool retry = request.retriable() && trial.attempt() < max_attempts;
+  auto attempt_row =
+      EndAttempt(trial, clock_->NowMs(), request.preempted() ? "preempted" : "failed", why);
+  SCALELAW_ASSIGN_OR_RETURN(const uint32_t counted, CountedAttempts(trial));
+  const bool retry = request.preempted() ? counted <= kMaxPreemptions
+                                         : request.retriable() && counted < max_attempts;
   trial.set_state(retry ? v1::TRIAL_STATE_PENDING : v1::TRIAL_STATE_FAILED);
   trial.set_reason(
       retry ? absl::StrCat("attempt ", trial.attempt(), " failed: ", why)
             : absl::StrCat("attempt ", trial.attempt(), " of ", max_attempts, " failed: ", why));
   if (retry) trial.clear_worker_id();
   trial.set_lease_deadline_ms(0);
-  SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, attempt_row}}));
-  observer_->OnTrialWritten(trial, previous);
+  SCALELAW_RETURN_IF_ERROR(CommitEnding(TrialWrite{trial, attempt_row}, previous));
   return true;
 }
 
@@ -344,7 +345,8 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
     auto attempt_row = EndAttempt(trial, now_ms, "lease_expired",
                                   absl::StrCat("no heartbeat from ", trial.worker_id()));
     const v1::TrialState previous = trial.state();
-    if (trial.attempt() >= max_attempts) {
+    SCALELAW_ASSIGN_OR_RETURN(const uint32_t counted, CountedAttempts(trial));
+    if (counted >= max_attempts) {
       trial.set_state(v1::TRIAL_STATE_FAILED);
       trial.set_reason(absl::StrCat("lease expired ", expiries, expiries == 1 ? " time" : " times",
                                     " (", trial.attempt(), " of ", max_attempts,
@@ -356,12 +358,42 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
       trial.clear_worker_id();
     }
     trial.set_lease_deadline_ms(0);
-    SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites({TrialWrite{trial, attempt_row}}));
+    SCALELAW_RETURN_IF_ERROR(CommitEnding(TrialWrite{trial, attempt_row}, previous));
     observer_->OnLeaseExpired(trial);
-    observer_->OnTrialWritten(trial, previous);
     ++expired;
   }
   return expired;
+}
+
+absl::StatusOr<uint32_t> TrialScheduler::CountedAttempts(const v1::Trial& trial) {
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<AttemptRecord> attempts,
+                            store_->ListAttempts(trial.spec().trial_id()));
+  uint32_t counted = 0;
+  for (const AttemptRecord& a : attempts) {
+    if (a.outcome != "preempted") ++counted;
+  }
+  return counted;
+}
+
+absl::Status TrialScheduler::CommitEnding(const TrialWrite& ended, v1::TrialState previous) {
+  std::vector<TrialWrite> writes = {ended};
+  const v1::TrialState state = ended.trial.state();
+  if (state == v1::TRIAL_STATE_FAILED || state == v1::TRIAL_STATE_DIVERGED) {
+    SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> waiting,
+                              store_->ListPendingDependents(ended.trial.spec().trial_id()));
+    for (v1::Trial& branch : waiting) {
+      branch.set_state(v1::TRIAL_STATE_FAILED);
+      branch.set_reason(absl::StrCat("stable run ", ended.trial.spec().trial_id(), " ended ",
+                                     v1::TrialState_Name(state), ": ", ended.trial.reason()));
+      writes.push_back(TrialWrite{std::move(branch), std::nullopt});
+    }
+  }
+  SCALELAW_RETURN_IF_ERROR(store_->CommitTrialWrites(writes));
+  observer_->OnTrialWritten(writes.front().trial, previous);
+  for (size_t i = 1; i < writes.size(); ++i) {
+    observer_->OnTrialWritten(writes[i].trial, v1::TRIAL_STATE_PENDING);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status TrialScheduler::RenewLiveLeases() {

@@ -103,7 +103,18 @@ class TrialScheduler {
 
  private:
   absl::StatusOr<uint32_t> MaxAttempts(const std::string& sweep_id);
+  // Attempts that count against max_attempts: all but those the worker gave
+  // back preempted (the current, unended attempt included).
+  absl::StatusOr<uint32_t> CountedAttempts(const v1::Trial& trial);
+  // A trial preempted this many times fails all the same: a cluster that
+  // never lets it finish should not requeue it forever.
+  static constexpr uint32_t kMaxPreemptions = 100;
   int64_t DeadlineFromNow() const;
+  // Commits `ended`'s write. When it ended without success (FAILED or
+  // DIVERGED), the trials waiting for it (a WSD stable run's cooldown
+  // branches) have nothing to start from and end FAILED in the same
+  // transaction.
+  absl::Status CommitEnding(const TrialWrite& ended, v1::TrialState previous);
 
   Store* const store_;
   const Clock* const clock_;

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "coordinator/test_util.h"
+#include "sweeps/spec_defaults.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -251,6 +252,39 @@ TEST_F(TrialSchedulerTest, FailTrialRetriesThenFails) {
   EXPECT_THAT(failed.reason(), HasSubstr("out of memory"));
 }
 
+// A trial given back preempted (its worker was stopped after checkpointing)
+// is requeued however often, without using up max_attempts.
+TEST_F(TrialSchedulerTest, PreemptionsDoNotCountAgainstMaxAttempts) {
+  Submit(/*max_attempts=*/1);
+  const std::string worker = Register();
+  std::string trial_id;
+  for (uint32_t attempt = 1; attempt <= 3; ++attempt) {
+    v1::LeaseTrialResponse lease = Lease(worker);
+    ASSERT_TRUE(lease.granted());
+    if (trial_id.empty()) trial_id = lease.trial().trial_id();
+    ASSERT_EQ(lease.trial().trial_id(), trial_id);
+    ASSERT_EQ(lease.attempt(), attempt);
+    v1::FailTrialRequest fail;
+    fail.set_worker_id(worker);
+    fail.set_trial_id(trial_id);
+    fail.set_attempt(attempt);
+    fail.set_reason("preempted: worker stopped by SIGTERM");
+    fail.set_retriable(true);
+    fail.set_preempted(true);
+    ASSERT_TRUE(*scheduler_->FailTrial(fail));
+    EXPECT_EQ(TrialOf(trial_id).state(), v1::TRIAL_STATE_PENDING) << attempt;
+  }
+  auto attempts = store_->ListAttempts(trial_id);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 3u);
+  EXPECT_EQ(attempts->front().outcome, "preempted");
+  // The one attempt max_attempts allows is still there, and it ends the trial.
+  v1::LeaseTrialResponse last = Lease(worker);
+  ASSERT_EQ(last.trial().trial_id(), trial_id);
+  ASSERT_TRUE(*Complete(worker, trial_id, last.attempt()));
+  EXPECT_EQ(TrialOf(trial_id).state(), v1::TRIAL_STATE_SUCCEEDED);
+}
+
 TEST_F(TrialSchedulerTest, NonRetriableFailureFailsAtOnce) {
   Submit(/*max_attempts=*/5);
   const std::string worker = Register();
@@ -337,6 +371,60 @@ TEST_F(TrialSchedulerTest, InvalidSpecNamesTheField) {
   ASSERT_TRUE(absl::IsInvalidArgument(response.status())) << response.status();
   EXPECT_THAT(std::string(response.status().message()), HasSubstr("models[1].target_params"));
   EXPECT_EQ(*store_->CountSweeps(), 0);
+}
+
+// A WSD sweep of one size and two budgets: t000 stable, t001 and t002 branches.
+std::string SubmitWsd(TrialScheduler& scheduler) {
+  v1::SweepSpec spec = sweeps::DefaultSweepSpec();
+  spec.set_name("wsd");
+  spec.add_models()->set_target_params(1e5);
+  spec.add_tokens(1e6);
+  spec.add_tokens(2e6);
+  spec.add_seeds(0);
+  spec.set_max_attempts(1);
+  spec.mutable_optimizer()->set_schedule("wsd");
+  v1::SubmitSweepRequest request;
+  *request.mutable_spec() = spec;
+  auto response = scheduler.SubmitSweep(request);
+  EXPECT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->n_trials(), 3u);
+  return response->sweep_id();
+}
+
+TEST_F(TrialSchedulerTest, CooldownBranchesWaitForTheirStableRun) {
+  const std::string sweep = SubmitWsd(*scheduler_);
+  const std::string a = Register(), b = Register();
+  const v1::LeaseTrialResponse stable = Lease(a);
+  ASSERT_TRUE(stable.granted());
+  EXPECT_EQ(stable.trial().wsd().role(), v1::TRIAL_ROLE_WSD_STABLE);
+  // The branches are PENDING but not leasable while the stable run trains.
+  const v1::LeaseTrialResponse none = Lease(b);
+  EXPECT_FALSE(none.granted());
+  EXPECT_FALSE(none.no_more_work());
+  ASSERT_TRUE(*Complete(a, stable.trial().trial_id(), stable.attempt()));
+  const v1::LeaseTrialResponse first = Lease(b);
+  ASSERT_TRUE(first.granted());
+  EXPECT_EQ(first.trial().wsd().role(), v1::TRIAL_ROLE_WSD_COOLDOWN);
+  EXPECT_EQ(first.trial().wsd().stable_trial_id(), stable.trial().trial_id());
+  const v1::LeaseTrialResponse second = Lease(a);
+  ASSERT_TRUE(second.granted());
+  EXPECT_NE(second.trial().trial_id(), first.trial().trial_id());
+}
+
+TEST_F(TrialSchedulerTest, BranchesOfAFailedStableRunFailWithIt) {
+  const std::string sweep = SubmitWsd(*scheduler_);
+  const std::string a = Register();
+  const v1::LeaseTrialResponse stable = Lease(a);
+  ASSERT_TRUE(stable.granted());
+  ASSERT_TRUE(*Complete(a, stable.trial().trial_id(), stable.attempt(), 9.0, /*diverged=*/true));
+  for (const char* branch : {"-t001", "-t002"}) {
+    const v1::Trial trial = TrialOf(sweep + branch);
+    EXPECT_EQ(trial.state(), v1::TRIAL_STATE_FAILED);
+    EXPECT_THAT(trial.reason(), HasSubstr("stable run " + sweep + "-t000 ended"));
+  }
+  const v1::LeaseTrialResponse after = Lease(a);
+  EXPECT_FALSE(after.granted());
+  EXPECT_TRUE(after.no_more_work());  // nothing is left waiting forever
 }
 
 TEST_F(TrialSchedulerTest, RenewLiveLeasesAfterRestart) {

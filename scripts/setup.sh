@@ -12,10 +12,16 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3
-  # benchmark peers (Debian's Python: /usr/bin/python3)
-  python3-scipy
+  # the sweep spec's JSON Schema checked on the example specs (ctest -R spec_schema)
+  python3-jsonschema python3-yaml
+  # benchmark peers (Debian's Python: /usr/bin/python3): SciPy for fit_speed,
+  # PyTorch 1.13 (the same libtorch as the worker) for worker_throughput
+  python3-scipy python3-torch
   # monitoring tests: a real Prometheus server and promtool (ctest -L prometheus)
   prometheus
+  # Slurm launcher test: a single-node cluster on localhost (ctest -L slurm);
+  # the test writes its own configuration and starts the daemons itself
+  slurm-wlm munge
   # fit report test: headless rendering of DIR/index.html (ctest -R report_render)
   chromium
   # a fast BLAS for libtorch (Ceres pulls in ATLAS, ~2.7x slower training)

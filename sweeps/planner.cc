@@ -1,40 +1,33 @@
 #include "sweeps/planner.h"
 
 #include <cmath>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "sweeps/accounting.h"
-#include "sweeps/model_shape.h"
-#include "sweeps/spec_defaults.h"
 #include "sweeps/spec_validator.h"
 
 namespace scalelaw::sweeps {
-namespace {
 
-v1::ModelShape ResolveShape(const v1::SweepSpec& spec, const v1::ModelSize& size) {
-  const uint32_t vocab = VocabSizeOf(spec.data().tokenizer());
-  if (size.has_shape()) {
-    v1::ModelShape shape = size.shape();
-    if (shape.n_ctx() == 0) shape.set_n_ctx(spec.context());
-    if (shape.vocab_size() == 0) shape.set_vocab_size(vocab);
-    return shape;
+std::vector<uint64_t> TokenBudgets(const v1::SweepSpec& spec, uint64_t params) {
+  std::vector<uint64_t> budgets;
+  for (double tokens : spec.tokens()) budgets.push_back(static_cast<uint64_t>(std::llround(tokens)));
+  for (double k : spec.tokens_per_param()) {
+    budgets.push_back(static_cast<uint64_t>(std::llround(k * static_cast<double>(params))));
   }
-  return ShapeForParams(size.target_params(), spec.context(), vocab);
+  return budgets;
 }
 
-std::string TrialId(std::string_view sweep_id, size_t index) {
-  char suffix[32];
-  std::snprintf(suffix, sizeof(suffix), "-t%03zu", index);
-  return std::string(sweep_id) + suffix;
+std::string BudgetField(const v1::SweepSpec& spec, size_t index) {
+  const auto fixed = static_cast<size_t>(spec.tokens_size());
+  return index < fixed ? absl::StrCat("tokens[", index, "]")
+                       : absl::StrCat("tokens_per_param[", index - fixed, "]");
 }
 
-}  // namespace
-
-double ScaledLearningRate(const v1::OptimizerConfig& optimizer, double params) {
-  return optimizer.lr() *
-         std::pow(params / optimizer.lr_reference_params(), -optimizer.lr_exponent());
+absl::StatusOr<std::vector<v1::TrialSpec>> PlanSweep(const v1::SweepSpec& spec,
+                                                     std::string_view sweep_id) {
+  if (spec.isoflop().budgets_size() > 0) return PlanIsoflop(spec, sweep_id);
+  if (spec.optimizer().schedule() == "wsd") return PlanWsd(spec, sweep_id);
+  return PlanGrid(spec, sweep_id);
 }
 
 absl::StatusOr<std::vector<v1::TrialSpec>> PlanGrid(const v1::SweepSpec& spec,
@@ -45,31 +38,18 @@ absl::StatusOr<std::vector<v1::TrialSpec>> PlanGrid(const v1::SweepSpec& spec,
     const v1::ModelShape shape = ResolveShape(spec, spec.models(m));
     const ParamCounts counts = CountParams(shape);
     const uint64_t tokens_per_step = uint64_t{spec.training().batch_size()} * shape.n_ctx();
-    for (int t = 0; t < spec.tokens_size(); ++t) {
-      const uint64_t tokens = static_cast<uint64_t>(std::llround(spec.tokens(t)));
-      if (tokens < tokens_per_step) {
+    const std::vector<uint64_t> budgets = TokenBudgets(spec, counts.total);
+    for (size_t t = 0; t < budgets.size(); ++t) {
+      if (budgets[t] < tokens_per_step) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "tokens[", t, "]: must be at least one optimiser step (batch_size x n_ctx = ",
-            tokens_per_step, " tokens), got ", tokens));
+            BudgetField(spec, t), ": must be at least one optimiser step of models[", m,
+            "] (batch_size x n_ctx = ", tokens_per_step, " tokens), got ", budgets[t]));
       }
       for (uint64_t seed : spec.seeds()) {
-        v1::TrialSpec& trial = trials.emplace_back();
+        const double target = spec.models(m).has_target_params() ? spec.models(m).target_params() : 0;
+        v1::TrialSpec& trial =
+            trials.emplace_back(MakeTrial(spec, sweep_id, shape, target, budgets[t], seed));
         trial.set_trial_id(TrialId(sweep_id, trials.size() - 1));
-        trial.set_sweep_id(std::string(sweep_id));
-        *trial.mutable_shape() = shape;
-        if (spec.models(m).has_target_params()) {
-          trial.set_target_params(spec.models(m).target_params());
-        }
-        trial.set_tokens(tokens);
-        trial.set_seed(seed);
-        *trial.mutable_optimizer() = spec.optimizer();
-        trial.mutable_optimizer()->set_lr(
-            ScaledLearningRate(spec.optimizer(), static_cast<double>(counts.total)));
-        *trial.mutable_data() = spec.data();
-        *trial.mutable_training() = spec.training();
-        trial.set_params(counts.total);
-        trial.set_non_embedding_params(counts.non_embedding);
-        trial.set_flops(FlopsPerToken(shape, counts.total) * static_cast<double>(tokens));
       }
     }
   }

@@ -1,22 +1,48 @@
-// Expands a validated sweep spec into its trials.
+// Expands a validated sweep spec into its trials. PlanSweep picks the design:
+//   isoflop.budgets given      -> PlanIsoflop (Chinchilla approach 2)
+//   optimizer.schedule "wsd"   -> PlanWsd (one stable run per size + cooldowns)
+//   otherwise                  -> PlanGrid (sizes x token budgets x seeds)
+// Trial ids are "<sweep_id>-t<index>" in plan order, so planning the same spec
+// twice gives the same ids.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "scalelaw/v1/coordinator.pb.h"
+#include "sweeps/trial_builder.h"
 
 namespace scalelaw::sweeps {
 
-// Full grid: every model size x token budget x seed, in that order. Trial ids
-// are "<sweep_id>-t<index>" (index zero-padded to 3 digits), so planning the
-// same spec twice gives the same ids. Each trial carries its shape, its
-// size-scaled learning rate, and its formula counts and FLOPs.
+absl::StatusOr<std::vector<v1::TrialSpec>> PlanSweep(const v1::SweepSpec& spec,
+                                                     std::string_view sweep_id);
+
+// Every model size x token budget x seed, in that order. A size's budgets are
+// `tokens` followed by `tokens_per_param` multiples of its parameter count.
 absl::StatusOr<std::vector<v1::TrialSpec>> PlanGrid(const v1::SweepSpec& spec,
                                                     std::string_view sweep_id);
 
-// lr(N) = lr * (N / lr_reference_params)^(-lr_exponent), N the total count.
-double ScaledLearningRate(const v1::OptimizerConfig& optimizer, double params);
+// Per budget C (in order), per size (small to large), per seed: the tokens
+// that spend C on that size, rounded to whole optimiser steps. Sizes whose
+// shapes coincide after rounding are planned once. trial.budget() is C.
+absl::StatusOr<std::vector<v1::TrialSpec>> PlanIsoflop(const v1::SweepSpec& spec,
+                                                       std::string_view sweep_id);
+
+// Per size and seed: the stable run (constant lr after warmup) to the latest
+// branch point, then one cooldown branch per token budget (ascending). A
+// branch of D tokens leaves the stable run after S - round(f S) steps, S the
+// steps of D and f optimizer.cooldown_fraction, and decays over the rest.
+// Warmup is warmup_fraction of the smallest budget, shared by the whole row.
+absl::StatusOr<std::vector<v1::TrialSpec>> PlanWsd(const v1::SweepSpec& spec,
+                                                   std::string_view sweep_id);
+
+// The token budgets of one size (total parameter count `params`): `tokens`
+// then the `tokens_per_param` multiples, rounded to whole tokens.
+std::vector<uint64_t> TokenBudgets(const v1::SweepSpec& spec, uint64_t params);
+
+// The spec field that TokenBudgets' entry `index` came from, e.g. "tokens[1]".
+std::string BudgetField(const v1::SweepSpec& spec, size_t index);
 
 }  // namespace scalelaw::sweeps

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
 #include <set>
 
 #include "sweeps/accounting.h"
@@ -56,6 +58,92 @@ TEST(PlannerTest, RejectsBudgetBelowOneStep) {
   auto trials = PlanGrid(spec, "x");
   ASSERT_FALSE(trials.ok());
   EXPECT_THAT(std::string(trials.status().message()), ::testing::HasSubstr("tokens[0]"));
+}
+
+TEST(PlannerTest, TokensPerParamMultipliesEachSizesCount) {
+  const v1::SweepSpec spec =
+      Spec("name: g\nmodels: [1e5, 4e5]\ntokens: [1e6]\ntokens_per_param: [20]\n");
+  auto trials = PlanSweep(spec, "x");
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->size(), 4u);
+  EXPECT_EQ((*trials)[0].tokens(), 1000000u);
+  EXPECT_EQ((*trials)[1].tokens(), 20 * (*trials)[1].params());
+  EXPECT_EQ((*trials)[3].tokens(), 20 * (*trials)[3].params());
+}
+
+TEST(PlannerTest, IsoflopTrialsSpendTheirBudgetWithinOnePercent) {
+  const v1::SweepSpec spec = Spec(
+      "name: iso\nisoflop: {budgets: [1e13, 1e14], sizes_per_budget: 5, min_params: 5e4, "
+      "max_params: 2e6}\n");
+  auto trials = PlanSweep(spec, "x");
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  std::map<double, int> per_budget;
+  for (const v1::TrialSpec& t : *trials) {
+    ++per_budget[t.budget()];
+    EXPECT_NEAR(t.flops() / t.budget(), 1.0, 0.01) << t.ShortDebugString();
+    EXPECT_EQ(t.tokens() % (32 * 128), 0u);  // whole steps
+  }
+  EXPECT_EQ(per_budget.size(), 2u);
+  EXPECT_EQ(per_budget[1e13], 5);
+  EXPECT_EQ(per_budget[1e14], 5);
+  // Within a budget, larger models get fewer tokens.
+  EXPECT_LT((*trials)[0].params(), (*trials)[4].params());
+  EXPECT_GT((*trials)[0].tokens(), (*trials)[4].tokens());
+}
+
+TEST(PlannerTest, IsoflopRejectsABudgetBelowOneStep) {
+  const v1::SweepSpec spec = Spec(
+      "name: iso\nisoflop: {budgets: [1e9], sizes_per_budget: 3, min_params: 5e4, "
+      "max_params: 2e6}\n");
+  auto trials = PlanSweep(spec, "x");
+  ASSERT_FALSE(trials.ok());
+  EXPECT_THAT(std::string(trials.status().message()), ::testing::HasSubstr("isoflop.budgets[0]"));
+}
+
+TEST(PlannerTest, WsdIsOneStableRunPerSizePlusOneBranchPerBudget) {
+  const v1::SweepSpec spec = Spec(
+      "name: w\nmodels: [1e5, 4e5]\ntokens: [4e6, 1e6, 2e6]\n"
+      "optimizer: {schedule: wsd, cooldown_fraction: 0.2, warmup_fraction: 0.05}\n"
+      "training: {batch_size: 16}\n");
+  auto trials = PlanSweep(spec, "x");
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->size(), 8u);  // 2 sizes x (1 stable + 3 branches)
+  const uint64_t per_step = 16 * 128;
+  for (int row = 0; row < 2; ++row) {
+    const v1::TrialSpec& stable = (*trials)[row * 4];
+    EXPECT_EQ(stable.wsd().role(), v1::TRIAL_ROLE_WSD_STABLE);
+    ASSERT_EQ(stable.wsd().branch_tokens_size(), 3);
+    // Budgets ascend; the stable run ends where the longest branch leaves it.
+    EXPECT_EQ(stable.tokens(), stable.wsd().branch_tokens(2));
+    for (int b = 0; b < 3; ++b) {
+      const v1::TrialSpec& branch = (*trials)[row * 4 + 1 + b];
+      EXPECT_EQ(branch.wsd().role(), v1::TRIAL_ROLE_WSD_COOLDOWN);
+      EXPECT_EQ(branch.wsd().stable_trial_id(), stable.trial_id());
+      EXPECT_EQ(branch.wsd().decay_start_tokens(), stable.wsd().branch_tokens(b));
+      EXPECT_EQ(branch.wsd().warmup_tokens(), stable.wsd().warmup_tokens());
+      EXPECT_EQ(branch.params(), stable.params());
+      // The cooldown is round(0.2 S) of the branch's S steps.
+      const uint64_t steps = (branch.tokens() + per_step - 1) / per_step;
+      const uint64_t start = branch.wsd().decay_start_tokens() / per_step;
+      EXPECT_EQ(steps - start, static_cast<uint64_t>(std::llround(0.2 * steps)));
+      EXPECT_EQ(branch.wsd().decay_start_tokens() % per_step, 0u);
+      // A branch costs only its cooldown.
+      EXPECT_NEAR(TrialCost(branch) / branch.flops(),
+                  1.0 - static_cast<double>(start * per_step) / branch.tokens(), 1e-12);
+    }
+    EXPECT_EQ((*trials)[row * 4 + 1].tokens(), 1000000u);
+    EXPECT_EQ((*trials)[row * 4 + 3].tokens(), 4000000u);
+  }
+}
+
+TEST(PlannerTest, WsdRejectsAWarmupLongerThanTheFirstStablePhase) {
+  const v1::SweepSpec spec = Spec(
+      "name: w\nmodels: [1e5]\ntokens: [1e6, 4e6]\n"
+      "optimizer: {schedule: wsd, cooldown_fraction: 0.5, warmup_fraction: 0.6}\n");
+  auto trials = PlanSweep(spec, "x");
+  ASSERT_FALSE(trials.ok());
+  EXPECT_THAT(std::string(trials.status().message()),
+              ::testing::HasSubstr("optimizer.warmup_fraction"));
 }
 
 }  // namespace

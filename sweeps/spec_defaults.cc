@@ -1,5 +1,7 @@
 #include "sweeps/spec_defaults.h"
 
+#include "data/token_dataset.h"
+
 namespace scalelaw::sweeps {
 
 v1::SweepSpec DefaultSweepSpec() {
@@ -19,6 +21,12 @@ v1::SweepSpec DefaultSweepSpec() {
   opt->set_schedule("cosine");
   opt->set_lr_exponent(0.0);
   opt->set_lr_reference_params(1e6);
+  opt->set_cooldown_fraction(0.2);  // Hägele et al. 2024: 10-20% of the tokens
+
+  // Used only when isoflop.budgets is given.
+  v1::IsoflopPlan* isoflop = spec.mutable_isoflop();
+  isoflop->set_sizes_per_budget(7);
+  isoflop->set_flops("exact");
 
   v1::DataConfig* data = spec.mutable_data();
   data->set_corpus(kDefaultCorpus);
@@ -38,9 +46,22 @@ v1::SweepSpec DefaultSweepSpec() {
   // then one every 100 steps: a few seconds of a small CPU trial to redo.
   training->set_checkpoint_dir("");
   training->set_checkpoint_every_steps(100);
+
+  // Workers are started by hand or by `scalelaw run` unless the spec names a
+  // launcher (coordinator/launcher.h). Slurm's pre-timeout signal is TERM, not
+  // USR1 (many site prologues use USR1), two minutes before the time limit.
+  v1::LauncherConfig* launcher = spec.mutable_launcher();
+  launcher->set_kind("local");
+  launcher->mutable_slurm()->set_signal("TERM");
+  launcher->mutable_slurm()->set_signal_seconds(120);
   return spec;
 }
 
 uint32_t VocabSizeOf(const std::string& tokenizer) { return tokenizer == "byte" ? 256 : 0; }
+
+uint32_t VocabSizeOf(const v1::DataConfig& data) {
+  const absl::StatusOr<uint32_t> vocab = data::DataVocabSize(data.corpus(), data.tokenizer());
+  return vocab.ok() ? *vocab : VocabSizeOf(data.tokenizer());
+}
 
 }  // namespace scalelaw::sweeps

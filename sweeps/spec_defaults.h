@@ -15,4 +15,11 @@ v1::SweepSpec DefaultSweepSpec();
 // Vocabulary size of a tokenizer name ("byte" -> 256); 0 for an unknown name.
 uint32_t VocabSizeOf(const std::string& tokenizer);
 
+// Vocabulary size of a sweep's data: a prepared directory's (data.corpus
+// holding train.bin: meta.json's vocab_size, data/token_dataset.h), else the
+// tokenizer's. When this machine cannot read the directory's meta.json it
+// falls back to the tokenizer's; the worker that loads the data then fails
+// the trial with the reason.
+uint32_t VocabSizeOf(const v1::DataConfig& data);
+
 }  // namespace scalelaw::sweeps

@@ -211,6 +211,19 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
       {"schedule", StringField(r, [opt](std::string v) { opt->set_schedule(std::move(v)); })},
       {"lr_exponent", NumberField(r, [opt](double v) { opt->set_lr_exponent(v); })},
       {"lr_reference_params", NumberField(r, [opt](double v) { opt->set_lr_reference_params(v); })},
+      {"cooldown_fraction", NumberField(r, [opt](double v) { opt->set_cooldown_fraction(v); })},
+  };
+  v1::IsoflopPlan* isoflop = spec->mutable_isoflop();
+  const FieldTable isoflop_fields = {
+      {"budgets",
+       [&r, isoflop](const YAML::Node& n, const std::string& p) {
+         return ReadNumberList(r, n, p, [isoflop](double v) { isoflop->add_budgets(v); });
+       }},
+      {"sizes_per_budget",
+       WholeField(r, [isoflop](uint32_t v) { isoflop->set_sizes_per_budget(v); })},
+      {"min_params", NumberField(r, [isoflop](double v) { isoflop->set_min_params(v); })},
+      {"max_params", NumberField(r, [isoflop](double v) { isoflop->set_max_params(v); })},
+      {"flops", StringField(r, [isoflop](std::string v) { isoflop->set_flops(std::move(v)); })},
   };
   const FieldTable data_fields = {
       {"corpus", StringField(r, [data](std::string v) { data->set_corpus(std::move(v)); })},
@@ -231,6 +244,64 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
       {"checkpoint_every_steps",
        WholeField(r, [train](uint32_t v) { train->set_checkpoint_every_steps(v); })},
   };
+  v1::LauncherConfig* launcher = spec->mutable_launcher();
+  v1::Resources* resources = launcher->mutable_resources();
+  v1::SlurmConfig* slurm = launcher->mutable_slurm();
+  v1::KubernetesConfig* kubernetes = launcher->mutable_kubernetes();
+  const FieldTable resources_fields = {
+      {"gpus", WholeField(r, [resources](uint32_t v) { resources->set_gpus(v); })},
+      {"cpus", WholeField(r, [resources](uint32_t v) { resources->set_cpus(v); })},
+      // A bare number is megabytes, as in Slurm: `memory: 4000`.
+      {"memory",
+       StringField(r, [resources](std::string v) { resources->set_memory(std::move(v)); })},
+      {"time_limit_minutes",
+       WholeField(r, [resources](uint32_t v) { resources->set_time_limit_minutes(v); })},
+  };
+  const FieldTable slurm_fields = {
+      {"partition", StringField(r, [slurm](std::string v) { slurm->set_partition(std::move(v)); })},
+      {"account", StringField(r, [slurm](std::string v) { slurm->set_account(std::move(v)); })},
+      {"signal", StringField(r, [slurm](std::string v) { slurm->set_signal(std::move(v)); })},
+      {"signal_seconds", WholeField(r, [slurm](uint32_t v) { slurm->set_signal_seconds(v); })},
+      {"extra_args",
+       [&r, slurm](const YAML::Node& n, const std::string& p) -> absl::Status {
+         SCALELAW_RETURN_IF_ERROR(r.ExpectSequence(n, p));
+         for (size_t i = 0; i < n.size(); ++i) {
+           SCALELAW_ASSIGN_OR_RETURN(std::string arg, r.String(n[i], absl::StrCat(p, "[", i, "]")));
+           slurm->add_extra_args(std::move(arg));
+         }
+         return absl::OkStatus();
+       }},
+  };
+  const FieldTable kubernetes_fields = {
+      {"image",
+       StringField(r, [kubernetes](std::string v) { kubernetes->set_image(std::move(v)); })},
+      {"namespace",
+       StringField(r, [kubernetes](std::string v) { kubernetes->set_namespace_(std::move(v)); })},
+      {"service_account",
+       StringField(r,
+                   [kubernetes](std::string v) { kubernetes->set_service_account(std::move(v)); })},
+      {"token_secret",
+       StringField(r, [kubernetes](std::string v) { kubernetes->set_token_secret(std::move(v)); })},
+  };
+  const FieldTable launcher_fields = {
+      {"kind", StringField(r, [launcher](std::string v) { launcher->set_kind(std::move(v)); })},
+      {"workers", WholeField(r, [launcher](uint32_t v) { launcher->set_workers(v); })},
+      {"coordinator_address",
+       StringField(r,
+                   [launcher](std::string v) { launcher->set_coordinator_address(std::move(v)); })},
+      {"resources",
+       [&r, &resources_fields](const YAML::Node& n, const std::string& p) {
+         return ReadFields(r, n, p, resources_fields);
+       }},
+      {"slurm",
+       [&r, &slurm_fields](const YAML::Node& n, const std::string& p) {
+         return ReadFields(r, n, p, slurm_fields);
+       }},
+      {"kubernetes",
+       [&r, &kubernetes_fields](const YAML::Node& n, const std::string& p) {
+         return ReadFields(r, n, p, kubernetes_fields);
+       }},
+  };
   const FieldTable top_fields = {
       {"name", StringField(r, [spec](std::string v) { spec->set_name(std::move(v)); })},
       {"context", WholeField(r, [spec](uint32_t v) { spec->set_context(v); })},
@@ -240,6 +311,14 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
       {"tokens",
        [&r, spec](const YAML::Node& n, const std::string& p) {
          return ReadNumberList(r, n, p, [spec](double v) { spec->add_tokens(v); });
+       }},
+      {"tokens_per_param",
+       [&r, spec](const YAML::Node& n, const std::string& p) {
+         return ReadNumberList(r, n, p, [spec](double v) { spec->add_tokens_per_param(v); });
+       }},
+      {"isoflop",
+       [&r, &isoflop_fields](const YAML::Node& n, const std::string& p) {
+         return ReadFields(r, n, p, isoflop_fields);
        }},
       {"seeds",
        [&r, spec](const YAML::Node& n, const std::string& p) -> absl::Status {
@@ -262,6 +341,10 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
       {"training",
        [&r, &training_fields](const YAML::Node& n, const std::string& p) {
          return ReadFields(r, n, p, training_fields);
+       }},
+      {"launcher",
+       [&r, &launcher_fields](const YAML::Node& n, const std::string& p) {
+         return ReadFields(r, n, p, launcher_fields);
        }},
   };
   return ReadFields(r, root, "", top_fields);

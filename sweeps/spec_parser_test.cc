@@ -120,5 +120,84 @@ TEST(SpecParserTest, CheckpointFields) {
               HasSubstr("training.checkpoint_dir: expected a string, got a list"));
 }
 
+TEST(SpecParserTest, LauncherDefaultsAndFields) {
+  auto defaults = ParseSweepSpec("name: a\nmodels: [1e5]\ntokens: [1e6]\n", "a.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->launcher().kind(), "local");
+  EXPECT_EQ(defaults->launcher().workers(), 0u);
+  EXPECT_EQ(defaults->launcher().slurm().signal(), "TERM");
+  EXPECT_EQ(defaults->launcher().slurm().signal_seconds(), 120u);
+
+  auto spec = ParseSweepSpec(R"(
+name: a
+models: [1e5]
+tokens: [1e6]
+launcher:
+  kind: slurm
+  workers: 4
+  coordinator_address: login1:50051
+  resources: {gpus: 1, cpus: 8, memory: 16G, time_limit_minutes: 240}
+  slurm:
+    partition: gpu
+    account: proj42
+    signal: USR2
+    signal_seconds: 300
+    extra_args: [--qos=high, --exclusive]
+  kubernetes: {image: scalelaw:1, namespace: ml, service_account: sa, token_secret: tok}
+)",
+                             "a.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const v1::LauncherConfig& launcher = spec->launcher();
+  EXPECT_EQ(launcher.kind(), "slurm");
+  EXPECT_EQ(launcher.workers(), 4u);
+  EXPECT_EQ(launcher.coordinator_address(), "login1:50051");
+  EXPECT_EQ(launcher.resources().gpus(), 1u);
+  EXPECT_EQ(launcher.resources().cpus(), 8u);
+  EXPECT_EQ(launcher.resources().memory(), "16G");
+  EXPECT_EQ(launcher.resources().time_limit_minutes(), 240u);
+  EXPECT_EQ(launcher.slurm().partition(), "gpu");
+  EXPECT_EQ(launcher.slurm().account(), "proj42");
+  EXPECT_EQ(launcher.slurm().signal(), "USR2");
+  EXPECT_EQ(launcher.slurm().signal_seconds(), 300u);
+  ASSERT_EQ(launcher.slurm().extra_args_size(), 2);
+  EXPECT_EQ(launcher.slurm().extra_args(1), "--exclusive");
+  EXPECT_EQ(launcher.kubernetes().image(), "scalelaw:1");
+  EXPECT_EQ(launcher.kubernetes().namespace_(), "ml");
+  EXPECT_EQ(launcher.kubernetes().service_account(), "sa");
+  EXPECT_EQ(launcher.kubernetes().token_secret(), "tok");
+}
+
+TEST(SpecParserTest, LauncherErrorsNameFieldValueAndExpectation) {
+  const std::string head = "name: a\nmodels: [1e5]\ntokens: [1e6]\n";
+  const std::pair<std::string, std::string> cases[] = {
+      {"launcher: {kind: pbs}",
+       "launcher.kind: must be 'local' or 'slurm' or 'kubernetes', got 'pbs'"},
+      {"launcher: {workers: -1}", "launcher.workers: expected a whole number >= 0, got '-1'"},
+      {"launcher: {resources: {memory: lots}}",
+       "launcher.resources.memory: must be a whole number with an optional unit K, M, G or T "
+       "(e.g. 16G), got 'lots'"},
+      {"launcher: {slurm: {signal: KILL}}", "launcher.slurm.signal: must be 'TERM' or"},
+      {"launcher: {slurm: {partition: 'gpu a'}}",
+       "launcher.slurm.partition: must be one word without spaces"},
+      {"launcher: {slurm: {extra_args: [qos=high]}}",
+       "launcher.slurm.extra_args[0]: must be an sbatch option starting with '-' (e.g. "
+       "--qos=high), got 'qos=high'"},
+      {"launcher: {slurm: {extra_args: ['--comment=$(reboot)']}}",
+       "launcher.slurm.extra_args[0]: must be one word"},
+      {"launcher: {resources: {time_limit_minutes: 2}, slurm: {signal_seconds: 120}}",
+       "launcher.slurm.signal_seconds: must be less than the time limit (launcher.resources."
+       "time_limit_minutes = 2 minutes), got 120"},
+      {"launcher: {coordinator_address: login1}",
+       "launcher.coordinator_address: must be host:port, got 'login1'"},
+      {"launcher: {slurm: {queue: x}}", "launcher.slurm.queue: unknown key"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    auto spec = ParseSweepSpec(head + yaml + "\n", "bad.yaml");
+    ASSERT_FALSE(spec.ok()) << yaml;
+    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument) << yaml;
+    EXPECT_THAT(std::string(spec.status().message()), HasSubstr(expected)) << yaml;
+  }
+}
+
 }  // namespace
 }  // namespace scalelaw::sweeps

@@ -74,7 +74,12 @@ absl::Status ValidateOptimizer(const v1::OptimizerConfig& opt) {
   SCALELAW_RETURN_IF_ERROR(InRange("optimizer.beta1", opt.beta1(), 0, 1, true));
   SCALELAW_RETURN_IF_ERROR(InRange("optimizer.beta2", opt.beta2(), 0, 1, true));
   SCALELAW_RETURN_IF_ERROR(InRange("optimizer.grad_clip", opt.grad_clip(), 0, 1e6));
-  SCALELAW_RETURN_IF_ERROR(OneOf("optimizer.schedule", opt.schedule(), {"cosine"}));
+  SCALELAW_RETURN_IF_ERROR(
+      OneOf("optimizer.schedule", opt.schedule(), {"cosine", "linear", "wsd"}));
+  if (opt.schedule() == "wsd") {
+    SCALELAW_RETURN_IF_ERROR(
+        InRange("optimizer.cooldown_fraction", opt.cooldown_fraction(), 0.01, 0.9));
+  }
   SCALELAW_RETURN_IF_ERROR(InRange("optimizer.lr_exponent", opt.lr_exponent(), 0, 2));
   return Positive("optimizer.lr_reference_params", opt.lr_reference_params());
 }
@@ -111,6 +116,135 @@ absl::Status ValidateTraining(const v1::TrainingConfig& t) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateTokenBudgets(const v1::SweepSpec& spec) {
+  if (spec.tokens_size() == 0 && spec.tokens_per_param_size() == 0) {
+    return absl::InvalidArgumentError(
+        "tokens: must list at least one budget (or tokens_per_param at least one multiple)");
+  }
+  for (int i = 0; i < spec.tokens_size(); ++i) {
+    SCALELAW_RETURN_IF_ERROR(InRange(absl::StrCat("tokens[", i, "]"), spec.tokens(i), 1, 1e16));
+  }
+  for (int i = 0; i < spec.tokens_per_param_size(); ++i) {
+    SCALELAW_RETURN_IF_ERROR(InRange(absl::StrCat("tokens_per_param[", i, "]"),
+                                     spec.tokens_per_param(i), 0.01, 1e6));
+  }
+  return absl::OkStatus();
+}
+
+// An IsoFLOP design takes its sizes and tokens from the budgets.
+absl::Status ValidateIsoflop(const v1::SweepSpec& spec) {
+  const v1::IsoflopPlan& plan = spec.isoflop();
+  if (spec.models_size() > 0 || spec.tokens_size() > 0 || spec.tokens_per_param_size() > 0) {
+    return absl::InvalidArgumentError(
+        "isoflop: sizes and tokens come from isoflop.budgets, min_params and max_params; "
+        "remove models, tokens and tokens_per_param");
+  }
+  if (spec.optimizer().schedule() == "wsd") {
+    return Invalid("optimizer.schedule",
+                   "must be 'cosine' or 'linear' in an isoflop design (every size has its own "
+                   "budget, so there is no shared stable run)",
+                   "'wsd'");
+  }
+  for (int i = 0; i < plan.budgets_size(); ++i) {
+    SCALELAW_RETURN_IF_ERROR(
+        InRange(absl::StrCat("isoflop.budgets[", i, "]"), plan.budgets(i), 1e6, 1e30));
+  }
+  SCALELAW_RETURN_IF_ERROR(InRange("isoflop.sizes_per_budget", plan.sizes_per_budget(), 2, 100));
+  SCALELAW_RETURN_IF_ERROR(InRange("isoflop.min_params", plan.min_params(), 1e3, 1e13));
+  SCALELAW_RETURN_IF_ERROR(InRange("isoflop.max_params", plan.max_params(), 1e3, 1e13));
+  if (plan.max_params() <= plan.min_params()) {
+    return Invalid("isoflop.max_params",
+                   absl::StrCat("must exceed isoflop.min_params (", plan.min_params(), ")"),
+                   plan.max_params());
+  }
+  return OneOf("isoflop.flops", plan.flops(), {"exact", "6n"});
+}
+
+// A value that goes into an sbatch directive or a Kubernetes manifest as one
+// token: no whitespace, quotes, backslashes or control characters.
+absl::Status OneToken(const std::string& field, const std::string& value) {
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '\'' || c == '"' || c == '\\' || c == '`' || c == '$') {
+      return Invalid(field, "must be one word without spaces, quotes, '$' or control characters",
+                     absl::StrCat("'", value, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Slurm's --mem: a whole number with an optional unit K, M, G or T.
+absl::Status SlurmMemory(const std::string& field, const std::string& value) {
+  size_t digits = 0;
+  while (digits < value.size() && std::isdigit(static_cast<unsigned char>(value[digits]))) {
+    ++digits;
+  }
+  const std::string unit = value.substr(digits);
+  if (digits == 0 || !(unit.empty() || unit == "K" || unit == "M" || unit == "G" || unit == "T")) {
+    return Invalid(field, "must be a whole number with an optional unit K, M, G or T (e.g. 16G)",
+                   absl::StrCat("'", value, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLauncher(const v1::LauncherConfig& launcher) {
+  // Empty strings are the defaults of sweeps/spec_defaults.cc (a spec built
+  // in code may leave them unset).
+  const std::string kind = launcher.kind().empty() ? "local" : launcher.kind();
+  SCALELAW_RETURN_IF_ERROR(OneOf("launcher.kind", kind, {"local", "slurm", "kubernetes"}));
+  SCALELAW_RETURN_IF_ERROR(InRange("launcher.workers", launcher.workers(), 0, 10000));
+  const v1::Resources& resources = launcher.resources();
+  SCALELAW_RETURN_IF_ERROR(InRange("launcher.resources.gpus", resources.gpus(), 0, 64));
+  SCALELAW_RETURN_IF_ERROR(InRange("launcher.resources.cpus", resources.cpus(), 0, 4096));
+  if (!resources.memory().empty()) {
+    SCALELAW_RETURN_IF_ERROR(SlurmMemory("launcher.resources.memory", resources.memory()));
+  }
+  // A year; Slurm's own limit is larger, but a longer job is surely a typo.
+  SCALELAW_RETURN_IF_ERROR(
+      InRange("launcher.resources.time_limit_minutes", resources.time_limit_minutes(), 0, 525600));
+  SCALELAW_RETURN_IF_ERROR(
+      OneToken("launcher.coordinator_address", launcher.coordinator_address()));
+  if (!launcher.coordinator_address().empty() &&
+      launcher.coordinator_address().rfind(':') == std::string::npos) {
+    return Invalid("launcher.coordinator_address", "must be host:port",
+                   absl::StrCat("'", launcher.coordinator_address(), "'"));
+  }
+
+  const v1::SlurmConfig& slurm = launcher.slurm();
+  SCALELAW_RETURN_IF_ERROR(OneToken("launcher.slurm.partition", slurm.partition()));
+  SCALELAW_RETURN_IF_ERROR(OneToken("launcher.slurm.account", slurm.account()));
+  SCALELAW_RETURN_IF_ERROR(OneOf("launcher.slurm.signal",
+                                 slurm.signal().empty() ? "TERM" : slurm.signal(),
+                                 {"TERM", "INT", "HUP", "USR1", "USR2", "QUIT", "ALRM", "XCPU"}));
+  // sbatch --signal takes 0..65535 seconds.
+  SCALELAW_RETURN_IF_ERROR(
+      InRange("launcher.slurm.signal_seconds", slurm.signal_seconds(), 0, 65535));
+  if (resources.time_limit_minutes() > 0 &&
+      slurm.signal_seconds() >= 60.0 * resources.time_limit_minutes()) {
+    return Invalid("launcher.slurm.signal_seconds",
+                   absl::StrCat("must be less than the time limit (launcher.resources."
+                                "time_limit_minutes = ",
+                                resources.time_limit_minutes(), " minutes)"),
+                   slurm.signal_seconds());
+  }
+  for (int i = 0; i < slurm.extra_args_size(); ++i) {
+    const std::string field = absl::StrCat("launcher.slurm.extra_args[", i, "]");
+    const std::string& arg = slurm.extra_args(i);
+    if (arg.size() < 2 || arg[0] != '-') {
+      return Invalid(field, "must be an sbatch option starting with '-' (e.g. --qos=high)",
+                     absl::StrCat("'", arg, "'"));
+    }
+    SCALELAW_RETURN_IF_ERROR(OneToken(field, arg));
+  }
+
+  const v1::KubernetesConfig& kubernetes = launcher.kubernetes();
+  SCALELAW_RETURN_IF_ERROR(OneToken("launcher.kubernetes.image", kubernetes.image()));
+  SCALELAW_RETURN_IF_ERROR(OneToken("launcher.kubernetes.namespace", kubernetes.namespace_()));
+  SCALELAW_RETURN_IF_ERROR(
+      OneToken("launcher.kubernetes.service_account", kubernetes.service_account()));
+  return OneToken("launcher.kubernetes.token_secret", kubernetes.token_secret());
+}
+
 }  // namespace
 
 absl::Status ValidateSweepSpec(const v1::SweepSpec& spec) {
@@ -122,18 +256,19 @@ absl::Status ValidateSweepSpec(const v1::SweepSpec& spec) {
     }
   }
   SCALELAW_RETURN_IF_ERROR(InRange("context", spec.context(), 2, 1 << 20));
-  SCALELAW_RETURN_IF_ERROR(ValidateModels(spec));
-  if (spec.tokens_size() == 0)
-    return absl::InvalidArgumentError("tokens: must list at least one budget");
-  for (int i = 0; i < spec.tokens_size(); ++i) {
-    SCALELAW_RETURN_IF_ERROR(InRange(absl::StrCat("tokens[", i, "]"), spec.tokens(i), 1, 1e16));
+  if (spec.isoflop().budgets_size() > 0) {
+    SCALELAW_RETURN_IF_ERROR(ValidateIsoflop(spec));
+  } else {
+    SCALELAW_RETURN_IF_ERROR(ValidateModels(spec));
+    SCALELAW_RETURN_IF_ERROR(ValidateTokenBudgets(spec));
   }
   if (spec.seeds_size() == 0)
     return absl::InvalidArgumentError("seeds: must list at least one seed");
   SCALELAW_RETURN_IF_ERROR(InRange("max_attempts", spec.max_attempts(), 1, 100));
   SCALELAW_RETURN_IF_ERROR(ValidateOptimizer(spec.optimizer()));
   SCALELAW_RETURN_IF_ERROR(ValidateData(spec.data()));
-  return ValidateTraining(spec.training());
+  SCALELAW_RETURN_IF_ERROR(ValidateTraining(spec.training()));
+  return ValidateLauncher(spec.launcher());
 }
 
 }  // namespace scalelaw::sweeps

@@ -34,6 +34,16 @@ expect_error "optimizer.lr: expected a number" \
   "$scalelaw" run "$fixtures/bad_type.yaml" --out "$(mktemp -d)"
 expect_error "--compute" "$scalelaw" optimal --compute notanumber --csv "$fixtures/runs_bad_cell.csv"
 expect_error "not reachable" "$scalelaw" sweep list --coordinator 127.0.0.1:1
+expect_error "--db: no store at" \
+  "$scalelaw" sweep export some-sweep --db "$(mktemp -d)/missing.db"
+expect_error "optimizer.schedule: must be 'cosine' or 'linear' or 'wsd'" \
+  "$scalelaw" sweep plan "$fixtures/bad_schedule.yaml"
+expect_error "--vocab-size: required with --tokenizer bpe" \
+  "$scalelaw" data prepare --input "$fixtures" --out "$(mktemp -u)" --tokenizer bpe
+expect_error "--tokenizer: expected byte or bpe, got 'wordpiece'" \
+  "$scalelaw" data prepare --input "$fixtures" --out "$(mktemp -u)" --tokenizer wordpiece
+expect_error "--input /nonexistent/corpus: no such file or directory" \
+  "$scalelaw" data prepare --input /nonexistent/corpus --out "$(mktemp -u)"
 
 if [ $failures -ne 0 ]; then echo "$failures failed"; exit 1; fi
 echo "all bad-input cases rejected with a clear message"

@@ -52,4 +52,31 @@ PY
 )
 [ "$python_check" = ok ] || { echo "FAIL: $python_check"; exit 1; }
 grep -q "N_opt" "$out/stdout.txt" || { echo "FAIL: no compute-optimal table printed"; exit 1; }
+
+# `sweep export`: one row per evaluation, the same in CSV and JSON Lines, and
+# each trial's last evaluation is its final validation loss.
+sweep_id=$(/usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select sweep_id from sweeps").fetchone()[0])' "$out/state.db")
+"$scalelaw" sweep export "$sweep_id" --db "$out/state.db" --format csv --out "$out/points.csv"
+"$scalelaw" sweep export "$sweep_id" --db "$out/state.db" --format jsonl > "$out/points.jsonl"
+export_check=$(/usr/bin/python3 - "$out" <<'PY'
+import csv, json, sys
+out = sys.argv[1]
+rows = list(csv.DictReader(open(f"{out}/points.csv")))
+lines = [json.loads(l) for l in open(f"{out}/points.jsonl")]
+assert len(rows) == len(lines) > 6, (len(rows), len(lines))
+assert all(r["val_loss"] != "" for r in rows)
+fit = json.load(open(f"{out}/fit.json"))
+last = {}
+for r in lines:
+    if r["tokens"] >= last.get(r["trial_id"], {"tokens": -1})["tokens"]:
+        last[r["trial_id"]] = r
+assert len(last) == 6, last.keys()
+for r in last.values():
+    assert r["tokens"] >= r["target_tokens"] and r["state"] == "SUCCEEDED", r
+for r, j in zip(rows, lines):
+    assert r["trial_id"] == j["trial_id"] and float(r["val_loss"]) == j["val_loss"], (r, j)
+print("ok")
+PY
+)
+[ "$export_check" = ok ] || { echo "FAIL: sweep export: $export_check"; exit 1; }
 echo "run end to end: ok"

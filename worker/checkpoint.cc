@@ -92,6 +92,12 @@ std::string TrialCheckpointDirectory(const std::string& checkpoint_dir,
   return (fs::path(checkpoint_dir) / trial_id).string();
 }
 
+std::string BranchCheckpointDirectory(const std::string& checkpoint_dir,
+                                      const std::string& stable_trial_id) {
+  if (checkpoint_dir.empty()) return "";
+  return (fs::path(checkpoint_dir) / stable_trial_id / "branches").string();
+}
+
 std::string CheckpointFileName(uint64_t steps_done) {
   return absl::StrFormat("step-%012d.ckpt", steps_done);
 }

@@ -34,6 +34,11 @@ namespace scalelaw::worker {
 std::string TrialCheckpointDirectory(const std::string& checkpoint_dir,
                                      const std::string& trial_id);
 
+// <checkpoint_dir>/<stable_trial_id>/branches: the states a WSD stable run
+// keeps where its cooldown branches start (all kept, never pruned).
+std::string BranchCheckpointDirectory(const std::string& checkpoint_dir,
+                                      const std::string& stable_trial_id);
+
 // File name of the checkpoint after `steps_done` steps: "step-000000000123.ckpt".
 std::string CheckpointFileName(uint64_t steps_done);
 

@@ -29,15 +29,28 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
 #if TORCH_VERSION_MAJOR >= 2
   torch::Tensor y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{},
                                                      /*dropout_p=*/0.0, /*is_causal=*/true);
+  y = y.transpose(1, 2);
 #else
-  // softmax(q k^T / sqrt(hs) + causal mask) v, the explicit form.
-  torch::Tensor att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(head_size));
-  att = att.masked_fill(causal_mask_.narrow(2, 0, time).narrow(3, 0, time).logical_not(),
+  // softmax(q k^T / sqrt(hs) + M) v with M = 0 on and below the diagonal and
+  // -inf above. The scale (alpha) and the mask (beta = 1 on M) ride in one
+  // baddbmm: the (B H, T, T) scores are spared a full elementwise pass each
+  // for the scale and for masked_fill, forward and backward, which the
+  // explicit form (q k^T * scale, then masked_fill) pays. In fp32 the scores
+  // are bit for bit the explicit form's: x + 0 is x and x + -inf is -inf.
+  const torch::Tensor mask_bias =
+      torch::zeros({time, time}, q.options())
+          .masked_fill_(causal_mask_[0][0].narrow(0, 0, time).narrow(1, 0, time).logical_not(),
                         -std::numeric_limits<float>::infinity());
+  auto batched = [&](const torch::Tensor& t) {
+    return t.reshape({batch * n_head_, time, head_size});  // (B H, T, hs)
+  };
+  torch::Tensor att = torch::baddbmm(mask_bias, batched(q), batched(k).transpose(1, 2),
+                                     /*beta=*/1.0, /*alpha=*/1.0 / std::sqrt(head_size));
   att = torch::softmax(att, /*dim=*/-1);
-  torch::Tensor y = torch::matmul(att, v);
+  torch::Tensor y =
+      torch::bmm(att, batched(v)).view({batch, n_head_, time, head_size}).transpose(1, 2);
 #endif
-  y = y.transpose(1, 2).contiguous().view({batch, time, channels});
+  y = y.contiguous().view({batch, time, channels});
   return proj->forward(y);
 }
 

@@ -2,19 +2,19 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "data/token_dataset.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "sweeps/model_shape.h"
 #include "sweeps/planner.h"
 #include "sweeps/spec_defaults.h"
 #include "sweeps/spec_validator.h"
-#include "worker/corpus.h"
 #include "worker/trainer.h"
 
 namespace scalelaw::worker {
@@ -39,16 +39,20 @@ struct TrainFlags {
 };
 
 // The one trial of a one-size, one-budget, one-seed sweep with the sweep
-// defaults, overridden by the flags given.
+// defaults, overridden by the flags given. The size rule picks the shape for
+// the data's vocabulary (a prepared directory's meta.json, else bytes).
 absl::StatusOr<v1::TrialSpec> PlanTrial(const TrainFlags& flags) {
   v1::SweepSpec sweep = sweeps::DefaultSweepSpec();
   sweep.set_name("train");
-  sweep.add_models()->set_target_params(flags.params);
   sweep.add_tokens(flags.tokens);
   sweep.add_seeds(flags.seed);
   sweep.mutable_data()->set_corpus(flags.corpus);
   if (flags.val_fraction > 0) sweep.mutable_data()->set_val_fraction(flags.val_fraction);
   if (flags.context > 0) sweep.set_context(flags.context);
+  SCALELAW_ASSIGN_OR_RETURN(const uint32_t vocab,
+                            data::DataVocabSize(flags.corpus, sweep.data().tokenizer()));
+  *sweep.add_models()->mutable_shape() =
+      sweeps::ShapeForParams(flags.params, sweep.context(), vocab);
   v1::TrainingConfig* training = sweep.mutable_training();
   training->set_threads(flags.threads);
   if (flags.batch_size > 0) training->set_batch_size(flags.batch_size);
@@ -65,11 +69,12 @@ absl::StatusOr<v1::TrialSpec> PlanTrial(const TrainFlags& flags) {
   if (trials.size() != 1) {
     return absl::InternalError(absl::StrCat("planned ", trials.size(), " trials, expected 1"));
   }
+  trials.front().set_target_params(flags.params);
   return trials.front();
 }
 
 nlohmann::ordered_json Summary(const v1::TrialSpec& spec, const v1::TrialResult& result,
-                               const Corpus& corpus) {
+                               const data::TokenDataset& corpus) {
   nlohmann::ordered_json out;
   out["params"] = result.params();
   out["non_embedding_params"] = result.non_embedding_params();
@@ -86,6 +91,8 @@ nlohmann::ordered_json Summary(const v1::TrialSpec& spec, const v1::TrialResult&
   out["d_model"] = spec.shape().d_model();
   out["n_head"] = spec.shape().n_head();
   out["n_ctx"] = spec.shape().n_ctx();
+  out["vocab_size"] = spec.shape().vocab_size();
+  out["tokenizer"] = corpus.tokenizer();
   out["steps"] = result.steps();
   out["batch_size"] = spec.training().batch_size();
   out["lr"] = spec.optimizer().lr();
@@ -140,8 +147,10 @@ int RunTrainCommand(int argc, char** argv) {
   std::string data;
   auto* corpus = app.add_option("--corpus", flags.corpus,
                                 "directory of text files (byte tokenizer), read recursively");
-  auto* data_option =
-      app.add_option("--data", data, "data directory: a text directory as for --corpus");
+  auto* data_option = app.add_option(
+      "--data", data,
+      "data directory: prepared by `scalelaw data prepare` (train.bin, val.bin, meta.json), "
+      "nanoGPT's uint16 train.bin / val.bin, or a text directory as for --corpus");
   corpus->excludes(data_option);
   app.add_option("--params", flags.params, "target total parameters, e.g. 1e6")
       ->required()
@@ -174,13 +183,6 @@ int RunTrainCommand(int argc, char** argv) {
   }
   if (!data.empty()) flags.corpus = data;
   if (flags.corpus.empty()) flags.corpus = sweeps::kDefaultCorpus;
-  if (std::filesystem::exists(std::filesystem::path(flags.corpus) / "train.bin")) {
-    std::fprintf(stderr,
-                 "error: --data %s: prepared token files (train.bin / val.bin) are not read by "
-                 "this worker yet; pass the text directory they came from\n",
-                 flags.corpus.c_str());
-    return 1;
-  }
 
   // Logs go to stderr so stdout holds only the summary.
   spdlog::set_default_logger(spdlog::stderr_color_mt("train"));
@@ -191,17 +193,17 @@ int RunTrainCommand(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", std::string(spec.status().message()).c_str());
     return 2;
   }
-  absl::StatusOr<Corpus> loaded =
-      Corpus::Load(flags.corpus, spec->data().val_fraction(), spec->data().tokenizer());
+  absl::StatusOr<data::TokenDataset> loaded =
+      data::TokenDataset::Load(flags.corpus, spec->data().val_fraction(), spec->data().tokenizer());
   if (!loaded.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(loaded.status().message()).c_str());
     return 1;
   }
   spdlog::info(
-      "trial: {} layers x d_model {}, {} tokens, lr {:.3g}; corpus {} ({} training "
-      "tokens)",
+      "trial: {} layers x d_model {}, {} tokens, lr {:.3g}; data {} ({} training tokens, "
+      "vocabulary {})",
       spec->shape().n_layer(), spec->shape().d_model(), spec->tokens(), spec->optimizer().lr(),
-      flags.corpus, loaded->stats().train_tokens);
+      flags.corpus, loaded->stats().train_tokens, loaded->vocab_size());
   TrainerHooks hooks;
   hooks.threads = flags.threads;
   hooks.on_metric = [](const v1::MetricPoint& point) {

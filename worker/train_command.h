@@ -4,6 +4,8 @@
 //
 //   scalelaw-worker train --corpus DIR --params P --tokens D [--seed S]
 //                         [--threads T] [--context T] [--batch-size B] ... [--json]
+//   scalelaw-worker train --data DIR ...   DIR prepared by `scalelaw data prepare`,
+//                         nanoGPT's train.bin / val.bin, or a text directory
 //
 // The trial is planned exactly as a sweep plans it (sweeps/ defaults, shape
 // rule, lr rule), from a one-size, one-budget, one-seed sweep.

@@ -200,11 +200,54 @@ absl::Status CheckResumable(const v1::TrialSpec& spec, const v1::TrialCheckpoint
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, const Corpus& corpus,
+// Steps after which a WSD stable run keeps a checkpoint for a branch, sorted.
+std::vector<uint64_t> BranchSteps(const v1::TrialSpec& spec, uint64_t tokens_per_step) {
+  std::vector<uint64_t> steps;
+  if (spec.wsd().role() != v1::TRIAL_ROLE_WSD_STABLE) return steps;
+  for (uint64_t tokens : spec.wsd().branch_tokens()) steps.push_back(tokens / tokens_per_step);
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+// The stable run's state where cooldown branch `spec` leaves it. The branch
+// continues that exact trajectory, so everything that shapes it must match.
+absl::StatusOr<std::optional<Checkpoint>> ReadBranchPoint(const v1::TrialSpec& spec,
+                                                          const std::string& checkpoint_root,
+                                                          const LrSchedule& schedule) {
+  const std::string& stable_id = spec.wsd().stable_trial_id();
+  const std::string path =
+      BranchCheckpointDirectory(checkpoint_root, stable_id) + "/" +
+      CheckpointFileName(schedule.decay_start_step);
+  absl::StatusOr<Checkpoint> checkpoint = ReadCheckpoint(path);
+  if (!checkpoint.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cooldown branch ", spec.trial_id(), " starts from stable run ", stable_id,
+        " at step ", schedule.decay_start_step, ", but \"", path, "\" cannot be read (",
+        checkpoint.status().message(),
+        "); training.checkpoint_dir must be shared by every worker of the sweep"));
+  }
+  const v1::TrialSpec& saved = checkpoint->state.spec();
+  v1::OptimizerConfig saved_opt = saved.optimizer(), opt = spec.optimizer();
+  if (saved.shape().SerializeAsString() != spec.shape().SerializeAsString() ||
+      saved_opt.SerializeAsString() != opt.SerializeAsString() || saved.seed() != spec.seed() ||
+      saved.training().batch_size() != spec.training().batch_size() ||
+      saved.training().micro_batches() != spec.training().micro_batches() ||
+      saved.training().precision() != spec.training().precision() ||
+      checkpoint->state.steps_done() != schedule.decay_start_step) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "checkpoint \"", path, "\" of stable run ", stable_id,
+        " does not match cooldown branch ", spec.trial_id(),
+        " (shape, optimizer, seed, batch, precision and step must all agree)"));
+  }
+  return std::optional<Checkpoint>(std::move(*checkpoint));
+}
+
+absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
+                                                   const data::TokenDataset& corpus,
                                                    const TrainerHooks& hooks) {
   const auto start = Clock::now();
   v1::ModelShape shape = spec.shape();
-  if (shape.vocab_size() == 0) shape.set_vocab_size(kByteVocabSize);
+  if (shape.vocab_size() == 0) shape.set_vocab_size(corpus.vocab_size());
   const v1::TrainingConfig& training = spec.training();
   const v1::OptimizerConfig& opt = spec.optimizer();
 
@@ -249,8 +292,7 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
   const uint32_t micro = batch / accumulation;
   const uint64_t tokens_per_step = uint64_t{batch} * n_ctx;
   const uint64_t total_steps = StepsForTokens(spec.tokens(), batch, n_ctx);
-  const LrSchedule schedule =
-      MakeLrSchedule(opt.lr(), opt.min_lr_ratio(), opt.warmup_fraction(), total_steps);
+  SCALELAW_ASSIGN_OR_RETURN(const LrSchedule schedule, ScheduleOfTrial(spec, tokens_per_step));
   const std::vector<uint64_t> eval_steps =
       EvalSteps(total_steps, tokens_per_step, training.eval_points());
   const uint32_t log_every = std::max(1u, training.log_every_steps());
@@ -300,9 +342,10 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
     if (hooks.on_metric) hooks.on_metric(point);
   };
 
-  // Writes the state after `steps_done` steps; its time counts as overhead,
-  // not training, in tokens/s.
-  auto save_checkpoint = [&](uint64_t steps_done) -> absl::Status {
+  // Writes the state after `steps_done` steps into `directory` (keeping its
+  // `keep` newest); its time counts as overhead, not training, in tokens/s.
+  auto save_checkpoint_to = [&](uint64_t steps_done, const std::string& directory,
+                                int keep) -> absl::Status {
     const auto save_start = Clock::now();
     v1::TrialCheckpoint state;
     *state.mutable_spec() = spec;
@@ -326,19 +369,38 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
     for (const v1::MetricPoint& point : history) *state.add_metrics() = point;
     SCALELAW_ASSIGN_OR_RETURN(
         const std::string path,
-        WriteCheckpoint(checkpoint_dir, state, SaveTorchState(model, optimizer)));
+        WriteCheckpoint(directory, state, SaveTorchState(model, optimizer), keep));
     eval_time += Clock::now() - save_start;
     spdlog::debug("trial {}: checkpoint {}", spec.trial_id(), path);
     return absl::OkStatus();
   };
+  auto save_checkpoint = [&](uint64_t steps_done) {
+    return save_checkpoint_to(steps_done, checkpoint_dir, /*keep=*/2);
+  };
+  // A WSD stable run keeps every state a cooldown branch starts from.
+  const std::vector<uint64_t> branch_steps = BranchSteps(spec, tokens_per_step);
+  if (!branch_steps.empty() && checkpoint_dir.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "training.checkpoint_dir: WSD stable run ", spec.trial_id(),
+        " needs a checkpoint directory that its cooldown branches can read"));
+  }
 
   // --- resume from the newest checkpoint ------------------------------------
   if (!checkpoint_dir.empty()) {
     SCALELAW_ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
                               ReadNewestCheckpoint(checkpoint_dir));
+    bool from_branch_point = false;
+    if (checkpoint) {
+      SCALELAW_RETURN_IF_ERROR(
+          CheckResumable(spec, checkpoint->state, total_steps, checkpoint->path));
+    } else if (spec.wsd().role() == v1::TRIAL_ROLE_WSD_COOLDOWN) {
+      // A cooldown branch's first attempt starts where it leaves its stable run.
+      SCALELAW_ASSIGN_OR_RETURN(checkpoint,
+                                ReadBranchPoint(spec, training.checkpoint_dir(), schedule));
+      from_branch_point = true;
+    }
     if (checkpoint) {
       const v1::TrialCheckpoint& state = checkpoint->state;
-      SCALELAW_RETURN_IF_ERROR(CheckResumable(spec, state, total_steps, checkpoint->path));
       LoadTorchState(checkpoint->model_state, model, optimizer, device);
       std::istringstream rng_state(state.data_rng_state());
       rng_state >> rng;
@@ -357,6 +419,12 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
       first_step = state.steps_done();
       metric_seq = state.metric_seq();
       history.assign(state.metrics().begin(), state.metrics().end());
+      for (v1::MetricPoint& point : history) point.set_trial_id(spec.trial_id());
+      // A branch's own evaluations start where it leaves the stable run.
+      if (from_branch_point) {
+        next_eval = 0;
+        while (next_eval < eval_steps.size() && eval_steps[next_eval] < first_step) ++next_eval;
+      }
       if (hooks.tokens_done != nullptr) hooks.tokens_done->store(first_step * tokens_per_step);
       spdlog::info("trial {}: resuming at step {} of {} from {}", spec.trial_id(), first_step,
                    total_steps, checkpoint->path);
@@ -487,12 +555,25 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
       SCALELAW_RETURN_IF_ERROR(save_checkpoint(steps_done));
       log_start += Clock::now() - save_start;  // logged throughput is training only
     }
+    if (std::binary_search(branch_steps.begin(), branch_steps.end(), steps_done) &&
+        steps_done < total_steps) {
+      const auto save_start = Clock::now();
+      SCALELAW_RETURN_IF_ERROR(save_checkpoint_to(
+          steps_done, BranchCheckpointDirectory(training.checkpoint_dir(), spec.trial_id()),
+          std::numeric_limits<int>::max()));
+      log_start += Clock::now() - save_start;
+    }
   }
 
   if (!result.diverged()) {
     result.set_steps(total_steps);
     result.set_tokens(total_steps * tokens_per_step);
     if (!checkpoint_dir.empty()) SCALELAW_RETURN_IF_ERROR(save_checkpoint(total_steps));
+    if (std::binary_search(branch_steps.begin(), branch_steps.end(), total_steps)) {
+      SCALELAW_RETURN_IF_ERROR(save_checkpoint_to(
+          total_steps, BranchCheckpointDirectory(training.checkpoint_dir(), spec.trial_id()),
+          std::numeric_limits<int>::max()));
+    }
   }
   const double wall = wall_seconds();
   const double overhead = earlier_eval + Seconds(eval_time);
@@ -510,7 +591,7 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec, co
 
 }  // namespace
 
-absl::Status ValidateTrialSpec(const v1::TrialSpec& spec) {
+absl::Status ValidateTrialSpec(const v1::TrialSpec& spec, uint32_t data_vocab_size) {
   const std::string where = absl::StrCat("trial ", spec.trial_id(), ": ");
   const v1::ModelShape& shape = spec.shape();
   if (shape.n_layer() == 0 || shape.d_model() == 0 || shape.n_head() == 0 || shape.n_ctx() == 0) {
@@ -522,9 +603,15 @@ absl::Status ValidateTrialSpec(const v1::TrialSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, "shape.d_model ", shape.d_model(), " is not a multiple of n_head ", shape.n_head()));
   }
-  if (shape.vocab_size() != 0 && shape.vocab_size() != kByteVocabSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, "shape.vocab_size: the byte tokenizer needs 256, got ", shape.vocab_size()));
+  if (shape.vocab_size() > data::kMaxVocabSize) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "shape.vocab_size: must be <= ",
+                                                   data::kMaxVocabSize, ", got ",
+                                                   shape.vocab_size()));
+  }
+  if (shape.vocab_size() != 0 && shape.vocab_size() < data_vocab_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "shape.vocab_size: the data's tokenizer has ", data_vocab_size,
+                     " tokens, the model's embedding only ", shape.vocab_size()));
   }
   if (spec.tokens() == 0) return absl::InvalidArgumentError(where + "tokens: must be > 0");
   const v1::TrainingConfig& training = spec.training();
@@ -549,9 +636,11 @@ absl::Status ValidateTrialSpec(const v1::TrialSpec& spec) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, "optimizer.lr: must be > 0, got ", opt.lr()));
   }
-  if (!opt.schedule().empty() && opt.schedule() != "cosine") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, "optimizer.schedule: only \"cosine\" is supported, got \"", opt.schedule(), "\""));
+  if (!opt.schedule().empty() && opt.schedule() != "cosine" && opt.schedule() != "linear" &&
+      opt.schedule() != "wsd") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "optimizer.schedule: expected \"cosine\", \"linear\" or \"wsd\", got \"",
+                     opt.schedule(), "\""));
   }
   return absl::OkStatus();
 }
@@ -578,15 +667,15 @@ std::vector<uint64_t> EvalSteps(uint64_t total_steps, uint64_t tokens_per_step,
   return steps;
 }
 
-absl::StatusOr<v1::TrialResult> TrainTrial(const v1::TrialSpec& spec, const Corpus& corpus,
+absl::StatusOr<v1::TrialResult> TrainTrial(const v1::TrialSpec& spec,
+                                           const data::TokenDataset& corpus,
                                            const TrainerHooks& hooks) {
-  SCALELAW_RETURN_IF_ERROR(ValidateTrialSpec(spec));
-  if (corpus.train_tokens().size() <= spec.shape().n_ctx() ||
-      corpus.val_tokens().size() <= spec.shape().n_ctx()) {
+  SCALELAW_RETURN_IF_ERROR(ValidateTrialSpec(spec, corpus.vocab_size()));
+  if (corpus.train_size() <= spec.shape().n_ctx() || corpus.val_size() <= spec.shape().n_ctx()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "data.corpus: \"", corpus.directory(),
         "\" is too small for windows of n_ctx + 1 = ", spec.shape().n_ctx() + 1, " tokens (train ",
-        corpus.train_tokens().size(), ", val ", corpus.val_tokens().size(), ")"));
+        corpus.train_size(), ", val ", corpus.val_size(), ")"));
   }
   // libtorch reports errors by throwing; fence them here.
   try {

@@ -1,4 +1,4 @@
-// Trains one trial: builds the model of a TrialSpec, trains it on a Corpus
+// Trains one trial: builds the model of a TrialSpec, trains it on a dataset
 // with AdamW and the trial's own cosine schedule, and measures what
 // SCIENCE.md asks of a trial (exact parameter counts, FLOPs, smoothed training
 // loss, validation loss at log-spaced token counts, gradient noise scale,
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "data/token_dataset.h"
 #include "scalelaw/v1/coordinator.pb.h"
 #include "worker/corpus.h"
 
@@ -41,7 +42,9 @@ struct TrainerHooks {
   uint32_t threads = 0;
 };
 
-// Trains `spec` on `corpus` to the end of its token budget. With
+// Trains `spec` on `corpus` to the end of its token budget. A shape with
+// vocab_size 0 takes the dataset's vocabulary; a larger one than the
+// dataset's is allowed (unused rows, as nanoGPT pads 50257 to 50304). With
 // spec.training.checkpoint_dir set, the state is checkpointed (worker/
 // checkpoint.h) every checkpoint_every_steps steps, at the end and when
 // stopped, and training resumes from the trial's newest checkpoint; a
@@ -54,11 +57,13 @@ struct TrainerHooks {
 // newest checkpoint belongs to a different trajectory, DataLoss when every
 // checkpoint is unreadable, Internal when a checkpoint cannot be written,
 // Cancelled when hooks.stop was set, Internal for a libtorch error.
-absl::StatusOr<v1::TrialResult> TrainTrial(const v1::TrialSpec& spec, const Corpus& corpus,
+absl::StatusOr<v1::TrialResult> TrainTrial(const v1::TrialSpec& spec,
+                                           const data::TokenDataset& corpus,
                                            const TrainerHooks& hooks = {});
 
-// Checks a spec against what the trainer supports, without libtorch.
-absl::Status ValidateTrialSpec(const v1::TrialSpec& spec);
+// Checks a spec against what the trainer supports, without libtorch. With
+// data_vocab_size > 0, a nonzero shape.vocab_size must be at least that.
+absl::Status ValidateTrialSpec(const v1::TrialSpec& spec, uint32_t data_vocab_size = 0);
 
 // Steps of a trial: ceil(tokens / (batch_size * n_ctx)).
 uint64_t StepsForTokens(uint64_t tokens, uint32_t batch_size, uint32_t n_ctx);

@@ -281,5 +281,81 @@ TEST_F(TrainerTest, ResumedTrialFollowsTheUninterruptedOne) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// WSD: a stable run keeps its state at each branch point, and a cooldown
+// branch that starts there is the same trajectory as one uninterrupted WSD
+// run of the branch's length (single-thread CPU training is deterministic).
+TEST_F(TrainerTest, WsdCooldownBranchEqualsAnUninterruptedWsdRun) {
+  const fs::path checkpoints = *dir_ / "wsd-checkpoints";
+  constexpr uint64_t kPerStep = 16 * 32;
+  auto wsd = [&](uint64_t steps) {
+    v1::TrialSpec spec = TinySpec(steps * kPerStep);
+    spec.mutable_optimizer()->set_schedule("wsd");
+    spec.mutable_optimizer()->set_cooldown_fraction(0.2);
+    spec.mutable_training()->set_checkpoint_every_steps(0);
+    return spec;
+  };
+  // Branches of 50 and 75 steps leave the stable run after 40 and 60 steps.
+  v1::TrialSpec stable = wsd(60);
+  stable.set_trial_id("t-stable");
+  stable.mutable_training()->set_checkpoint_dir(checkpoints.string());
+  stable.mutable_wsd()->set_role(v1::TRIAL_ROLE_WSD_STABLE);
+  stable.mutable_wsd()->set_warmup_tokens(3 * kPerStep);  // ceil(0.05 x 50) steps
+  stable.mutable_wsd()->add_branch_tokens(40 * kPerStep);
+  stable.mutable_wsd()->add_branch_tokens(60 * kPerStep);
+  std::vector<double> stable_lrs;
+  TrainerHooks hooks;
+  hooks.on_metric = [&](const v1::MetricPoint& p) {
+    if (p.has_lr()) stable_lrs.push_back(p.lr());
+  };
+  auto stable_result = TrainTrial(stable, *corpus_, hooks);
+  ASSERT_TRUE(stable_result.ok()) << stable_result.status();
+  for (size_t i = 1; i < stable_lrs.size(); ++i) EXPECT_EQ(stable_lrs[i], 3e-3);  // no decay
+  const fs::path branches = checkpoints / "t-stable" / "branches";
+  EXPECT_TRUE(fs::exists(branches / "step-000000000040.ckpt"));
+  EXPECT_TRUE(fs::exists(branches / "step-000000000060.ckpt"));
+
+  auto branch = [&](uint64_t steps, uint64_t start) {
+    v1::TrialSpec spec = wsd(steps);
+    spec.set_trial_id("t-branch-" + std::to_string(steps));
+    spec.mutable_training()->set_checkpoint_dir(checkpoints.string());
+    spec.mutable_wsd()->set_role(v1::TRIAL_ROLE_WSD_COOLDOWN);
+    spec.mutable_wsd()->set_stable_trial_id("t-stable");
+    spec.mutable_wsd()->set_warmup_tokens(3 * kPerStep);
+    spec.mutable_wsd()->set_decay_start_tokens(start * kPerStep);
+    return spec;
+  };
+  std::vector<v1::MetricPoint> points;
+  hooks.on_metric = [&](const v1::MetricPoint& p) { points.push_back(p); };
+  auto short_branch = TrainTrial(branch(50, 40), *corpus_, hooks);
+  ASSERT_TRUE(short_branch.ok()) << short_branch.status();
+  EXPECT_EQ(short_branch->steps(), 50u);
+  // Its curve is the stable run's up to step 40, then its own, numbered on.
+  for (size_t i = 0; i < points.size(); ++i) {
+    EXPECT_EQ(points[i].seq(), i + 1);
+    EXPECT_EQ(points[i].trial_id(), "t-branch-50");
+  }
+  EXPECT_LT(points.back().lr(), 3e-3);
+
+  // The same 50 steps as one WSD run: warmup 3, stable to 40, cooldown 10.
+  v1::TrialSpec whole = wsd(50);
+  auto uninterrupted = TrainTrial(whole, *corpus_);
+  ASSERT_TRUE(uninterrupted.ok()) << uninterrupted.status();
+  EXPECT_EQ(short_branch->final_val_loss(), uninterrupted->final_val_loss());
+  EXPECT_EQ(short_branch->final_train_loss(), uninterrupted->final_train_loss());
+
+  // The cooldown pays: the longer branch ends below the stable run's end.
+  auto long_branch = TrainTrial(branch(75, 60), *corpus_);
+  ASSERT_TRUE(long_branch.ok()) << long_branch.status();
+  EXPECT_LT(long_branch->final_val_loss(), stable_result->final_val_loss());
+
+  // Without the stable run's checkpoint a branch cannot start, and says why.
+  v1::TrialSpec orphan = branch(50, 40);
+  orphan.set_trial_id("t-orphan");
+  orphan.mutable_wsd()->set_stable_trial_id("t-missing");
+  auto failed = TrainTrial(orphan, *corpus_);
+  ASSERT_EQ(failed.status().code(), absl::StatusCode::kFailedPrecondition) << failed.status();
+  EXPECT_NE(failed.status().message().find("shared by every worker"), std::string_view::npos);
+}
+
 }  // namespace
 }  // namespace scalelaw::worker

@@ -146,9 +146,11 @@ std::string WorkerClient::worker_id() const {
   return worker_id_;
 }
 
-void WorkerClient::Stop() {
+void WorkerClient::Stop(const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (stop_requested_) return;
   stop_requested_ = true;
+  stop_reason_ = why;
   if (current_trial_stop_ != nullptr) current_trial_stop_->store(true);
   stop_cv_.notify_all();
 }
@@ -255,6 +257,33 @@ absl::Status WorkerClient::Run() {
           absl::Milliseconds(lease.retry_after_ms() > 0 ? lease.retry_after_ms() : 1000));
     }
   }
+}
+
+bool WorkerClient::WorkRemains() {
+  grpc::ClientContext context;
+  SetDeadline(context, kRpcDeadline);
+  if (!options_.sweep_id.empty()) {
+    v1::GetSweepRequest request;
+    request.set_sweep_id(options_.sweep_id);
+    v1::Sweep sweep;
+    const grpc::Status status = stub_->GetSweep(&context, request, &sweep);
+    if (!status.ok()) {
+      spdlog::warn("cannot ask the coordinator about sweep {} ({}); assuming work is left",
+                   options_.sweep_id, status.error_message());
+      return true;
+    }
+    return sweep.state() == v1::SWEEP_STATE_RUNNING;
+  }
+  v1::ListSweepsResponse sweeps;
+  const grpc::Status status = stub_->ListSweeps(&context, v1::ListSweepsRequest(), &sweeps);
+  if (!status.ok()) {
+    spdlog::warn("cannot ask the coordinator for its sweeps ({}); assuming work is left",
+                 status.error_message());
+    return true;
+  }
+  return std::any_of(sweeps.sweeps().begin(), sweeps.sweeps().end(), [](const v1::Sweep& sweep) {
+    return sweep.state() == v1::SWEEP_STATE_RUNNING;
+  });
 }
 
 absl::StatusOr<std::shared_ptr<const Corpus>> WorkerClient::LoadCorpus(const v1::DataConfig& data) {
@@ -382,18 +411,24 @@ void WorkerClient::FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
   }
 
   bool stopping;
+  std::string stop_reason;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping = stop_requested_;
+    stop_reason = stop_reason_;
   }
   v1::FailTrialRequest request;
   request.set_worker_id(worker_id());
   request.set_trial_id(spec.trial_id());
   request.set_attempt(attempt);
-  request.set_reason(stopping ? absl::StrCat("worker stopped: ", result.status().ToString())
+  // "preempted" is how the attempt's row and the trial's reason tell a
+  // trial given back by a stopped worker from one that failed.
+  request.set_reason(stopping ? absl::StrCat("preempted: worker stopped by ", stop_reason, ": ",
+                                             result.status().message())
                               : result.status().ToString());
   // A spec the trainer cannot train fails the same way on every worker.
   request.set_retriable(result.status().code() != absl::StatusCode::kInvalidArgument);
+  request.set_preempted(stopping && result.status().code() == absl::StatusCode::kCancelled);
   v1::FailTrialResponse response;
   const grpc::Status status = CallWithRetry(
       [&](grpc::ClientContext* context) { return stub_->FailTrial(context, request, &response); },
@@ -401,7 +436,10 @@ void WorkerClient::FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
   ++trials_failed_;
   spdlog::error("trial {} attempt {} failed ({}): {}{}", spec.trial_id(), attempt,
                 request.retriable() ? "retriable" : "not retriable", request.reason(),
-                status.ok() ? "" : absl::StrCat(" (FailTrial: ", status.error_message(), ")"));
+                !status.ok()           ? absl::StrCat(" (FailTrial: ", status.error_message(), ")")
+                : !response.accepted() ? " (the coordinator had already ended this attempt: "
+                                         "sweep cancelled or lease expired)"
+                                       : "");
 }
 
 }  // namespace scalelaw::worker

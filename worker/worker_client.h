@@ -67,9 +67,18 @@ class WorkerClient {
   absl::Status Run();
 
   // Thread-safe, but not async-signal-safe (call it from a thread that waits
-  // for signals): asks Run to return. A trial in progress stops at its next step
-  // and is failed as retriable, so the coordinator can lease it again.
-  void Stop();
+  // for signals): asks Run to return. A trial in progress stops at its next
+  // step, checkpoints (when its training.checkpoint_dir is set) and is failed
+  // as retriable with reason "preempted: worker stopped by <why>: ...", so the
+  // coordinator leases it again and the next attempt resumes from the
+  // checkpoint. Calling it again changes nothing.
+  void Stop(const std::string& why = "a stop request");
+
+  // After Run: whether the sweep this worker serves (any sweep without
+  // WorkerOptions::sweep_id) still has trials that have not ended, so that a
+  // launcher should start this worker again. True when the coordinator cannot
+  // be asked (better a worker too many than a sweep left without one).
+  bool WorkRemains();
 
   // The id the coordinator gave this worker; empty before Register.
   std::string worker_id() const;
@@ -94,6 +103,7 @@ class WorkerClient {
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stop_requested_ = false;                      // guarded by mu_
+  std::string stop_reason_;                          // guarded by mu_
   std::atomic<bool>* current_trial_stop_ = nullptr;  // guarded by mu_
   std::string worker_id_;                            // guarded by mu_
   uint32_t heartbeat_interval_ms_ = 5000;

@@ -5,15 +5,26 @@
 //                   [--checkpoint-dir DIR]
 //   scalelaw-worker train ...   one trial, no coordinator (worker/train_command.h)
 //
-// Exit status: 0 when stopped or (with --exit-when-idle) out of work, 1 when
-// the coordinator could not be reached or refused the worker, 2 on bad flags.
-// SIGINT / SIGTERM stop the worker: a trial in progress is failed as
-// retriable so another worker picks it up; a second signal exits at once.
+// Exit status: 0 when (with --exit-when-idle) out of work, or stopped when
+// its sweep has no work left; 75 (EX_TEMPFAIL) when stopped by a signal while
+// its sweep still has work, so a launcher should start it again (the Slurm
+// batch script requeues its task on 75); 1 when the coordinator could not be
+// reached or refused the worker; 2 on bad flags.
+//
+// SIGTERM (a Slurm pre-timeout signal forwarded by the batch script, Slurm
+// preemption, scancel, Kubernetes, a launcher's stop) and SIGINT stop the
+// worker: a trial in progress checkpoints and is failed as retriable
+// ("preempted"), so its next attempt resumes from the checkpoint on whichever
+// worker leases it. Repeated SIGTERMs change nothing (Slurm may deliver one
+// to the worker and one through the batch script); a second SIGINT (Ctrl-C
+// twice) exits at once.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +35,13 @@
 #include "worker/train_command.h"
 #include "worker/trainer.h"
 #include "worker/worker_client.h"
+
+namespace {
+
+// sysexits.h EX_TEMPFAIL: "try again later" (coordinator/slurm_launcher.h).
+constexpr int kExitStoppedWithWorkLeft = 75;
+
+}  // namespace
 
 int main(int argc, char** argv) {
   scalelaw::worker::TuneMallocForTraining();
@@ -74,13 +92,21 @@ int main(int argc, char** argv) {
 
   auto channel = grpc::CreateChannel(coordinator, grpc::InsecureChannelCredentials());
   scalelaw::worker::WorkerClient client(options, channel);
-  std::thread([&client, signals] {
-    for (int received = 0;; ++received) {
+  std::atomic<bool> stopped_by_signal{false};
+  std::thread([&client, &stopped_by_signal, signals] {
+    int interrupts = 0;
+    while (true) {
       int signal_number = 0;
       if (sigwait(&signals, &signal_number) != 0) continue;
-      if (received > 0) std::_Exit(128 + signal_number);
-      spdlog::warn("signal {}: stopping (again to exit at once)", signal_number);
-      client.Stop();
+      if (signal_number == SIGINT && ++interrupts > 1) std::_Exit(128 + signal_number);
+      if (stopped_by_signal.exchange(true)) {
+        spdlog::info("signal {}: already stopping", signal_number);
+        continue;
+      }
+      spdlog::warn("signal {} ({}): checkpointing and giving the trial back{}", signal_number,
+                   strsignal(signal_number),
+                   signal_number == SIGINT ? " (Ctrl-C again to exit at once)" : "");
+      client.Stop(std::string("SIG") + sigabbrev_np(signal_number));
     }
   }).detach();
 
@@ -91,5 +117,11 @@ int main(int argc, char** argv) {
     spdlog::error("{}", status.ToString());
     return 1;
   }
+  if (stopped_by_signal.load() && client.WorkRemains()) {
+    spdlog::info("stopped with work left in the sweep; exiting {} so a launcher restarts it",
+                 kExitStoppedWithWorkLeft);
+    return kExitStoppedWithWorkLeft;
+  }
+  if (stopped_by_signal.load()) spdlog::info("stopped; the sweep has no work left, exiting 0");
   return 0;
 }

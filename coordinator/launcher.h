@@ -1,0 +1,65 @@
+// Launchers start the workers of a sweep somewhere and stop them again. The
+// sweep spec's `launcher.kind` picks one per sweep:
+//
+//   local       worker processes on the coordinator's machine (LocalSweepLauncher)
+//   slurm       a job array of `scalelaw worker` processes (SlurmLauncher)
+//   kubernetes  a Job of worker pods (not in this tree yet)
+//
+// A launcher only starts processes that then lease trials like any other
+// worker, so launching adds nothing to the trial life cycle: whatever the
+// launched workers do (crash, time out, get preempted, resend), each trial
+// still ends once, through TrialScheduler.
+//
+// Launch returns the ids of what it started (Slurm job ids, process ids);
+// the coordinator records them with the sweep (Store::RecordSweepJob) so that
+// cancelling the sweep can stop them, even after a coordinator restart for
+// launchers whose ids outlive the coordinator (Slurm).
+//
+// Thread safety: implementations must allow Launch and Cancel from any thread
+// (the coordinator calls them from its launch thread, one call at a time).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "scalelaw/v1/coordinator.pb.h"
+
+namespace scalelaw::coordinator {
+
+// What a launcher needs to start one sweep's workers.
+struct SweepLaunch {
+  std::string sweep_id;
+  v1::LauncherConfig launcher;      // from the sweep spec
+  uint32_t n_trials = 0;            // trials of the sweep; more workers than this would idle
+  uint32_t threads = 0;             // the spec's training.threads (CPU threads per worker)
+  std::string coordinator_address;  // host:port the workers dial
+};
+
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+
+  // The `launcher.kind` this launcher serves ("local", "slurm").
+  virtual std::string kind() const = 0;
+
+  // Starts the sweep's workers and returns the ids of what it started (may be
+  // empty when the spec asks for no workers). INVALID_ARGUMENT for a launch
+  // this launcher cannot express, UNAVAILABLE / INTERNAL when the cluster
+  // refused it (the message carries the cluster's own words).
+  virtual absl::StatusOr<std::vector<std::string>> Launch(const SweepLaunch& launch) = 0;
+
+  // Stops what Launch started. Ids that have already ended are not an error.
+  virtual absl::Status Cancel(const std::vector<std::string>& job_ids) = 0;
+};
+
+// Workers worth starting at once: launcher.workers, but never more than the
+// sweep has trials.
+inline uint32_t ParallelWorkers(const SweepLaunch& launch) {
+  return std::min(launch.launcher.workers(), launch.n_trials);
+}
+
+}  // namespace scalelaw::coordinator

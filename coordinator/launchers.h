@@ -1,0 +1,57 @@
+// The launchers a coordinator starts sweeps' workers with, one per
+// launcher.kind, and the bookkeeping that ties the jobs they start to the
+// sweep in the store (sweep_jobs), so that cancelling a sweep stops its jobs
+// even after a coordinator restart.
+//
+// The coordinator, not the CLI, launches: it owns the store, runs on the
+// login or service node where sbatch works, and already answers SubmitSweep
+// and CancelSweep, so `scalelaw sweep submit` / `sweep cancel` need nothing
+// beyond those RPCs.
+//
+// Thread safety: LaunchSweep and CancelSweep may be called from any thread
+// once every launcher has been added.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "coordinator/clock.h"
+#include "coordinator/launcher.h"
+#include "coordinator/store.h"
+
+namespace scalelaw::coordinator {
+
+class Launchers {
+ public:
+  // `store` and `clock` are not owned and must outlive this object. Workers
+  // dial default_coordinator_address() when a spec leaves
+  // launcher.coordinator_address empty.
+  Launchers(Store* store, const Clock* clock,
+            std::function<std::string()> default_coordinator_address);
+
+  // Registers `launcher` for its kind(), replacing an earlier one. Call
+  // before the coordinator serves.
+  void Add(std::shared_ptr<Launcher> launcher);
+  bool Has(const std::string& kind) const { return launchers_.count(kind) > 0; }
+
+  // Starts the workers of a stored sweep with the launcher its spec names and
+  // records the job ids with the sweep. OK with nothing started when no
+  // launcher of that kind is registered (`scalelaw run` starts its own local
+  // workers). The launcher's error otherwise (nothing is recorded then).
+  absl::Status LaunchSweep(const std::string& sweep_id);
+
+  // Cancels every job recorded for the sweep with the launcher that started
+  // it. Jobs of a kind no longer registered are skipped with a warning.
+  absl::Status CancelSweep(const std::string& sweep_id);
+
+ private:
+  Store* const store_;
+  const Clock* const clock_;
+  const std::function<std::string()> default_coordinator_address_;
+  std::map<std::string, std::shared_ptr<Launcher>> launchers_;
+};
+
+}  // namespace scalelaw::coordinator

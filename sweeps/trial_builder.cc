@@ -1,0 +1,66 @@
+#include "sweeps/trial_builder.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "sweeps/model_shape.h"
+#include "sweeps/spec_defaults.h"
+
+namespace scalelaw::sweeps {
+
+v1::ModelShape ResolveShape(const v1::SweepSpec& spec, const v1::ModelSize& size) {
+  const uint32_t vocab = VocabSizeOf(spec.data());
+  if (size.has_shape()) {
+    v1::ModelShape shape = size.shape();
+    if (shape.n_ctx() == 0) shape.set_n_ctx(spec.context());
+    if (shape.vocab_size() == 0) shape.set_vocab_size(vocab);
+    return shape;
+  }
+  return ShapeForParams(size.target_params(), spec.context(), vocab);
+}
+
+std::string TrialId(std::string_view sweep_id, size_t index) {
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), "-t%03zu", index);
+  return std::string(sweep_id) + suffix;
+}
+
+double ScaledLearningRate(const v1::OptimizerConfig& optimizer, double params) {
+  return optimizer.lr() *
+         std::pow(params / optimizer.lr_reference_params(), -optimizer.lr_exponent());
+}
+
+uint64_t StepsFor(uint64_t tokens, uint64_t tokens_per_step) {
+  return (tokens + tokens_per_step - 1) / tokens_per_step;
+}
+
+v1::TrialSpec MakeTrial(const v1::SweepSpec& spec, std::string_view sweep_id,
+                        const v1::ModelShape& shape, double target_params, uint64_t tokens,
+                        uint64_t seed) {
+  const ParamCounts counts = CountParams(shape);
+  v1::TrialSpec trial;
+  trial.set_sweep_id(std::string(sweep_id));
+  *trial.mutable_shape() = shape;
+  trial.set_target_params(target_params);
+  trial.set_tokens(tokens);
+  trial.set_seed(seed);
+  *trial.mutable_optimizer() = spec.optimizer();
+  trial.mutable_optimizer()->set_lr(
+      ScaledLearningRate(spec.optimizer(), static_cast<double>(counts.total)));
+  *trial.mutable_data() = spec.data();
+  *trial.mutable_training() = spec.training();
+  trial.set_params(counts.total);
+  trial.set_non_embedding_params(counts.non_embedding);
+  trial.set_flops(FlopsPerToken(shape, counts.total) * static_cast<double>(tokens));
+  return trial;
+}
+
+double TrialCost(const v1::TrialSpec& trial) {
+  if (trial.wsd().role() != v1::TRIAL_ROLE_WSD_COOLDOWN || trial.tokens() == 0) {
+    return trial.flops();
+  }
+  const double cooled = static_cast<double>(trial.tokens() - trial.wsd().decay_start_tokens());
+  return trial.flops() * cooled / static_cast<double>(trial.tokens());
+}
+
+}  // namespace scalelaw::sweeps

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# deploy/helm/scalelaw renders to valid Kubernetes objects that name the image,
+# resources, ports and volume from values.yaml, and values given at install
+# flow through. `helm` is not packaged in Debian, so this renders the chart's
+# templates with the small subset of Helm's syntax they use ({{ .Values.x }},
+# {{ .Release.Name/Namespace }}, {{- if .Values.x }} ... {{- end }}) and fails
+# on anything else left unrendered.
+set -euo pipefail
+chart=$1/deploy/helm/scalelaw
+/usr/bin/python3 - "$chart" <<'PY'
+import copy, glob, re, sys
+import yaml
+chart = sys.argv[1]
+meta = yaml.safe_load(open(f"{chart}/Chart.yaml"))
+assert meta["apiVersion"] == "v2" and meta["name"] == "scalelaw", meta
+defaults = yaml.safe_load(open(f"{chart}/values.yaml"))
+
+def lookup(path, values, release):
+    parts = path.split(".")
+    if parts[0] == "Release":
+        return release[parts[1]]
+    assert parts[0] == "Values", path
+    node = values
+    for p in parts[1:]:
+        node = node[p]
+    return node
+
+def render(text, values, release):
+    # {{- if .X }} ... {{- end }} (no nesting in this chart)
+    def cond(m):
+        return m.group(2) if lookup(m.group(1), values, release) else ""
+    text = re.sub(r"\{\{-? if \.([\w.]+) \}\}(.*?)\{\{-? end \}\}", cond, text, flags=re.S)
+    text = re.sub(r"\{\{ \.([\w.]+) \}\}", lambda m: str(lookup(m.group(1), values, release)), text)
+    assert "{{" not in text, f"unrendered template syntax: {text[text.index('{{'):][:80]}"
+    return text
+
+def objects(values, release):
+    out = {}
+    for path in sorted(glob.glob(f"{chart}/templates/*.yaml")):
+        for doc in yaml.safe_load_all(render(open(path).read(), values, release)):
+            if doc:
+                assert doc["metadata"]["namespace"] == release["Namespace"], doc
+                out[(doc["kind"], doc["metadata"]["name"])] = doc
+    return out
+
+release = {"Name": "sl", "Namespace": "ml"}
+objs = objects(defaults, release)
+deploy = objs[("Deployment", "sl-coordinator")]
+pod = deploy["spec"]["template"]["spec"]
+c = pod["containers"][0]
+assert c["image"] == "registry.example.com/scalelaw:0.1.0", c["image"]
+assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"grpc": 50051, "metrics": 9464}
+assert "--listen=0.0.0.0:50051" in c["args"] and "--db=/var/lib/scalelaw/state.db" in c["args"]
+assert "--advertise=sl-coordinator.ml.svc:50051" in c["args"], c["args"]
+assert c["resources"]["limits"]["memory"] == "2Gi" and c["resources"]["requests"]["cpu"] == "500m"
+assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"]["type"] == "Recreate"
+assert pod["serviceAccountName"] == "scalelaw"
+assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "sl-store"
+annotations = deploy["spec"]["template"]["metadata"]["annotations"]
+assert annotations["prometheus.io/port"] == "9464", annotations
+service = objs[("Service", "sl-coordinator")]
+assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"grpc": 50051, "metrics": 9464}
+assert service["spec"]["selector"] == deploy["spec"]["selector"]["matchLabels"]
+pvc = objs[("PersistentVolumeClaim", "sl-store")]
+assert pvc["spec"]["resources"]["requests"]["storage"] == "5Gi"
+assert "storageClassName" not in pvc["spec"]          # empty: the cluster's default
+role = objs[("Role", "sl-launcher")]
+jobs = [r for r in role["rules"] if "jobs" in r["resources"]][0]
+assert jobs["apiGroups"] == ["batch"] and {"create", "delete", "watch"} <= set(jobs["verbs"])
+binding = objs[("RoleBinding", "sl-launcher")]
+assert binding["subjects"][0]["name"] == "scalelaw" and binding["roleRef"]["name"] == "sl-launcher"
+assert ("ServiceAccount", "scalelaw") in objs
+
+# Values given at install reach the objects.
+custom = copy.deepcopy(defaults)
+custom["image"]["tag"] = "2.0"
+custom["coordinator"]["grpcPort"] = 6000
+custom["persistence"]["storageClass"] = "fast-ssd"
+objs = objects(custom, {"Name": "x", "Namespace": "default"})
+c = objs[("Deployment", "x-coordinator")]["spec"]["template"]["spec"]["containers"][0]
+assert c["image"].endswith(":2.0") and c["ports"][0]["containerPort"] == 6000
+assert objs[("PersistentVolumeClaim", "x-store")]["spec"]["storageClassName"] == "fast-ssd"
+print(f"helm chart: {len(objs)} objects rendered and checked")
+PY
