@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "common/status_macros.h"
 #include "coordinator/store.h"
+#include "sweeps/trial_builder.h"
 
 namespace scalelaw::cli {
 namespace {
@@ -27,14 +28,6 @@ struct ExportArgs {
   std::string out;  // empty: stdout
   bool all_points = false;
 };
-
-const char* Role(const v1::TrialSpec& spec) {
-  switch (spec.wsd().role()) {
-    case v1::TRIAL_ROLE_WSD_STABLE: return "stable";
-    case v1::TRIAL_ROLE_WSD_COOLDOWN: return "cooldown";
-    default: return "run";
-  }
-}
 
 // Column order of both formats. A missing value is empty in CSV, null in JSON.
 const std::vector<std::string> kColumns = {
@@ -49,7 +42,7 @@ nlohmann::ordered_json Row(const v1::Trial& trial, const v1::MetricPoint& point)
   row["sweep_id"] = spec.sweep_id();
   row["trial_id"] = spec.trial_id();
   row["state"] = v1::TrialState_Name(trial.state()).substr(std::string("TRIAL_STATE_").size());
-  row["role"] = Role(spec);
+  row["role"] = sweeps::TrialRoleName(spec);
   row["attempt"] = trial.attempt();  // the attempt whose stream is exported
   row["n_layer"] = spec.shape().n_layer();
   row["d_model"] = spec.shape().d_model();

@@ -26,14 +26,6 @@ struct PlanArgs {
   uint32_t workers = 1;
 };
 
-const char* RoleName(const v1::TrialSpec& trial) {
-  switch (trial.wsd().role()) {
-    case v1::TRIAL_ROLE_WSD_STABLE: return "stable";
-    case v1::TRIAL_ROLE_WSD_COOLDOWN: return "cooldown";
-    default: return "run";
-  }
-}
-
 std::string DesignOf(const v1::SweepSpec& spec) {
   if (spec.isoflop().budgets_size() > 0) return "isoflop";
   if (spec.optimizer().schedule() == "wsd") return "wsd";
@@ -65,7 +57,7 @@ absl::StatusOr<double> MeasuredFlopsPerSecond(const std::string& db_path) {
 nlohmann::ordered_json TrialJson(const v1::TrialSpec& t, double flops_per_second) {
   nlohmann::ordered_json row;
   row["trial_id"] = t.trial_id();
-  row["role"] = RoleName(t);
+  row["role"] = sweeps::TrialRoleName(t);
   row["n_layer"] = t.shape().n_layer();
   row["d_model"] = t.shape().d_model();
   row["n_head"] = t.shape().n_head();
@@ -114,7 +106,7 @@ void PrintTable(const v1::SweepSpec& spec, const std::vector<v1::TrialSpec>& tri
     const std::string estimate =
         flops_per_second > 0 ? Duration(sweeps::TrialCost(t) / flops_per_second) : "-";
     std::printf("%-10s %-9s %-12s %10.3g %10.3g %10.3g %10.3g %-10s %9s\n",
-                id.substr(id.rfind('-') + 1).c_str(), RoleName(t), shape,
+                id.substr(id.rfind('-') + 1).c_str(), sweeps::TrialRoleName(t), shape,
                 static_cast<double>(t.params()), static_cast<double>(t.tokens()), t.flops(),
                 sweeps::TrialCost(t), budget, estimate.c_str());
   }

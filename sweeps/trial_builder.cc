@@ -55,6 +55,17 @@ v1::TrialSpec MakeTrial(const v1::SweepSpec& spec, std::string_view sweep_id,
   return trial;
 }
 
+const char* TrialRoleName(const v1::TrialSpec& trial) {
+  switch (trial.wsd().role()) {
+    case v1::TRIAL_ROLE_WSD_STABLE:
+      return "stable";
+    case v1::TRIAL_ROLE_WSD_COOLDOWN:
+      return "cooldown";
+    default:
+      return "run";
+  }
+}
+
 double TrialCost(const v1::TrialSpec& trial) {
   if (trial.wsd().role() != v1::TRIAL_ROLE_WSD_COOLDOWN || trial.tokens() == 0) {
     return trial.flops();
