@@ -284,7 +284,9 @@ absl::StatusOr<bool> TrialScheduler::FailTrial(const v1::FailTrialRequest& reque
   const std::string why = request.reason().empty() ? "no reason given" : request.reason();
   auto attempt_row =
       EndAttempt(trial, clock_->NowMs(), request.preempted() ? "preempted" : "failed", why);
-  SCALELAW_ASSIGN_OR_RETURN(const uint32_t counted, CountedAttempts(trial));
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<AttemptRecord> attempts,
+                            store_->ListAttempts(trial.spec().trial_id()));
+  const uint32_t counted = CountedAttempts(attempts);
   const bool retry = request.preempted() ? counted <= kMaxPreemptions
                                          : request.retriable() && counted < max_attempts;
   trial.set_state(retry ? v1::TRIAL_STATE_PENDING : v1::TRIAL_STATE_FAILED);
@@ -345,8 +347,7 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
     auto attempt_row = EndAttempt(trial, now_ms, "lease_expired",
                                   absl::StrCat("no heartbeat from ", trial.worker_id()));
     const v1::TrialState previous = trial.state();
-    SCALELAW_ASSIGN_OR_RETURN(const uint32_t counted, CountedAttempts(trial));
-    if (counted >= max_attempts) {
+    if (CountedAttempts(attempts) >= max_attempts) {
       trial.set_state(v1::TRIAL_STATE_FAILED);
       trial.set_reason(absl::StrCat("lease expired ", expiries, expiries == 1 ? " time" : " times",
                                     " (", trial.attempt(), " of ", max_attempts,
@@ -365,9 +366,7 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
   return expired;
 }
 
-absl::StatusOr<uint32_t> TrialScheduler::CountedAttempts(const v1::Trial& trial) {
-  SCALELAW_ASSIGN_OR_RETURN(std::vector<AttemptRecord> attempts,
-                            store_->ListAttempts(trial.spec().trial_id()));
+uint32_t TrialScheduler::CountedAttempts(const std::vector<AttemptRecord>& attempts) {
   uint32_t counted = 0;
   for (const AttemptRecord& a : attempts) {
     if (a.outcome != "preempted") ++counted;

@@ -103,9 +103,10 @@ class TrialScheduler {
 
  private:
   absl::StatusOr<uint32_t> MaxAttempts(const std::string& sweep_id);
-  // Attempts that count against max_attempts: all but those the worker gave
-  // back preempted (the current, unended attempt included).
-  absl::StatusOr<uint32_t> CountedAttempts(const v1::Trial& trial);
+  // Of a trial's attempts (ListAttempts), those that count against
+  // max_attempts: all but those the worker gave back preempted (the current,
+  // unended attempt included).
+  static uint32_t CountedAttempts(const std::vector<AttemptRecord>& attempts);
   // A trial preempted this many times fails all the same: a cluster that
   // never lets it finish should not requeue it forever.
   static constexpr uint32_t kMaxPreemptions = 100;
