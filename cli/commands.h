@@ -5,6 +5,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
 
 namespace scalelaw::cli {
 
@@ -20,8 +22,17 @@ inline CLI::App* AddSubcommand(CLI::App& parent, const std::string& name,
 void AddRunCommand(CLI::App& app, int* exit_code);          // run_command.cc
 void AddCoordinatorCommand(CLI::App& app, int* exit_code);  // coordinator_command.cc
 void AddSweepCommands(CLI::App& app, int* exit_code);       // sweep_commands.cc
-void AddSweepPlanCommand(CLI::App& sweep, int* exit_code);    // sweep_plan_command.cc
-void AddSweepExportCommand(CLI::App& sweep, int* exit_code);  // sweep_export_command.cc
+// Flags of the `sweep` group that its subcommands share (set by the time a
+// subcommand's callback runs).
+struct SweepGroupFlags {
+  std::string coordinator;  // host:port
+  std::string token_file;   // empty: $SCALELAW_TOKEN_FILE / $SCALELAW_TOKEN
+};
+void AddSweepPlanCommand(CLI::App& sweep, int* exit_code);  // sweep_plan_command.cc
+void AddSweepExportCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group,
+                           int* exit_code);  // sweep_export_command.cc
+void AddSweepCriticalBatchCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group,
+                                  int* exit_code);  // sweep_critical_batch_command.cc
 void AddWorkerCommand(CLI::App& app, int* exit_code);       // worker_command.cc
 void AddFitCommands(CLI::App& app, int* exit_code);     // fit_commands.cc: fit, optimal, predict
 void AddCompareCommand(CLI::App& app, int* exit_code);  // compare_command.cc: compare

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "proto/coordinator_token.h"
+
 namespace scalelaw::cli {
 
 std::string DefaultCoordinatorAddress() {
@@ -9,10 +11,11 @@ std::string DefaultCoordinatorAddress() {
   return env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
 }
 
-CoordinatorClient::CoordinatorClient(std::string address)
+CoordinatorClient::CoordinatorClient(std::string address, const std::string& token_file)
     : address_(std::move(address)),
+      token_(LoadCoordinatorToken(token_file)),
       stub_(v1::Coordinator::NewStub(
-          grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()))) {}
+          CoordinatorChannel(address_, token_.ok() ? *token_ : std::string()))) {}
 
 absl::Status CoordinatorClient::ToStatus(const grpc::Status& status) const {
   if (status.ok()) return absl::OkStatus();

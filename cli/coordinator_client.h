@@ -1,6 +1,8 @@
 // A thin client for the Coordinator service used by CLI subcommands: one
 // generic call with a deadline, turning gRPC errors into absl::Status messages
-// that name the coordinator address.
+// that name the coordinator address. Every call carries the coordinator token
+// from `token_file`, $SCALELAW_TOKEN_FILE or $SCALELAW_TOKEN when one is set
+// (proto/coordinator_token.h).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "scalelaw/v1/coordinator.grpc.pb.h"
 
 namespace scalelaw::cli {
@@ -20,7 +23,7 @@ std::string DefaultCoordinatorAddress();
 
 class CoordinatorClient {
  public:
-  explicit CoordinatorClient(std::string address);
+  explicit CoordinatorClient(std::string address, const std::string& token_file = "");
 
   // Calls `method` on the stub, e.g. Call(&Stub::GetSweep, request, &reply).
   template <typename Request, typename Response>
@@ -28,6 +31,7 @@ class CoordinatorClient {
                                                                   const Request&, Response*),
                     const Request& request, Response* response,
                     std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    if (!token_.ok()) return token_.status();
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout);
     return ToStatus((stub_.get()->*method)(&context, request, response));
@@ -39,6 +43,7 @@ class CoordinatorClient {
   absl::Status ToStatus(const grpc::Status& status) const;
 
   std::string address_;
+  absl::StatusOr<std::string> token_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
 };
 

@@ -14,7 +14,7 @@
 #include "cli/commands.h"
 #include "cli/coordinator_client.h"
 #include "cli/fit_output.h"
-#include "coordinator/store.h"
+#include "cli/sweep_source.h"
 #include "coordinator/sweep_fit.h"
 #include "fitting/bootstrap.h"
 #include "fitting/chinchilla_fit.h"
@@ -126,31 +126,12 @@ absl::StatusOr<double> ParsePositive(const std::string& flag, const std::string&
 namespace {
 
 absl::StatusOr<std::vector<v1::Trial>> ReadTrials(const FitFlags& flags) {
-  if (!flags.db.empty()) {
-    // Store::Open creates a missing file; a typo must not fit an empty store.
-    if (!std::filesystem::exists(flags.db)) {
-      return absl::NotFoundError(absl::StrCat("--db: no store at '", flags.db, "'"));
-    }
-    absl::StatusOr<std::unique_ptr<coordinator::Store>> store = coordinator::Store::Open(flags.db);
-    if (!store.ok()) return store.status();
-    if (absl::Status s = (*store)->GetSweep(flags.sweep).status(); !s.ok()) {
-      return absl::NotFoundError(
-          absl::StrCat("--sweep: no sweep '", flags.sweep, "' in ", flags.db, ": ", s.message()));
-    }
-    return (*store)->ListTrials(flags.sweep);
-  }
-  // The coordinator lists the trials; the fit runs here, so every law,
-  // filter and bootstrap option works the same as with --db.
-  CoordinatorClient client(flags.coordinator.empty() ? DefaultCoordinatorAddress()
-                                                     : flags.coordinator);
-  v1::ListTrialsRequest request;
-  request.set_sweep_id(flags.sweep);
-  v1::ListTrialsResponse response;
-  if (absl::Status s = client.Call(&v1::Coordinator::Stub::ListTrials, request, &response);
-      !s.ok()) {
-    return s;
-  }
-  return std::vector<v1::Trial>(response.trials().begin(), response.trials().end());
+  // The trials come from the store or the coordinator; the fit runs here, so
+  // every law, filter and bootstrap option works the same with both.
+  absl::StatusOr<SweepData> data =
+      LoadSweep(flags.sweep, SweepSource{flags.db, flags.coordinator, ""}, false);
+  if (!data.ok()) return data.status();
+  return std::move(data->trials);
 }
 
 }  // namespace

@@ -17,8 +17,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
-#include "cli/coordinator_client.h"
 #include "cli/sweep_display.h"
+#include "cli/sweep_source.h"
 #include "coordinator/store.h"
 #include "fitting/critical_batch_fit.h"
 #include "fitting/envelope_fit.h"
@@ -47,12 +47,6 @@ struct ReportFlags {
   int holdout = 3;
 };
 
-// A sweep's trials and the stored points of their latest attempts.
-struct SweepData {
-  std::vector<v1::Trial> trials;
-  std::vector<v1::MetricPoint> metrics;
-  std::string source;
-};
 
 absl::StatusOr<double> ParseBudget(const std::string& text) {
   char* end = nullptr;
@@ -62,63 +56,6 @@ absl::StatusOr<double> ParseBudget(const std::string& text) {
         absl::StrCat("--budgets: expected positive FLOP counts like 1e22, got '", text, "'"));
   }
   return value;
-}
-
-absl::StatusOr<SweepData> LoadFromStore(const ReportFlags& flags) {
-  if (!std::filesystem::exists(flags.db)) {
-    return absl::NotFoundError(absl::StrCat("--db ", flags.db, ": no such file"));
-  }
-  absl::StatusOr<std::unique_ptr<coordinator::Store>> store = coordinator::Store::Open(flags.db);
-  if (!store.ok()) {
-    return absl::Status(store.status().code(),
-                        absl::StrCat("--db ", flags.db, ": ", store.status().message()));
-  }
-  SweepData data;
-  std::string sweep_id = flags.sweep;
-  if (sweep_id.empty()) {
-    absl::StatusOr<std::vector<coordinator::SweepRecord>> sweeps = (*store)->ListSweeps();
-    if (!sweeps.ok()) return sweeps.status();
-    if (sweeps->size() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("--db ", flags.db, " holds ", sweeps->size(),
-                                                     " sweeps: name one with --sweep ID"));
-    }
-    sweep_id = sweeps->front().sweep_id;
-  } else if (absl::StatusOr<coordinator::SweepRecord> sweep = (*store)->GetSweep(sweep_id);
-             !sweep.ok()) {
-    return absl::NotFoundError(absl::StrCat("--sweep ", sweep_id, ": not in --db ", flags.db));
-  }
-  absl::StatusOr<std::vector<v1::Trial>> trials = (*store)->ListTrials(sweep_id);
-  if (!trials.ok()) return trials.status();
-  data.trials = *std::move(trials);
-  for (const v1::Trial& trial : data.trials) {
-    if (trial.attempt() == 0) continue;
-    absl::StatusOr<std::vector<v1::MetricPoint>> points =
-        (*store)->ListMetrics(trial.spec().trial_id(), trial.attempt());
-    if (!points.ok()) return points.status();
-    data.metrics.insert(data.metrics.end(), points->begin(), points->end());
-  }
-  data.source = absl::StrCat("sweep ", sweep_id, " in ", flags.db);
-  return data;
-}
-
-absl::StatusOr<SweepData> LoadFromCoordinator(const ReportFlags& flags) {
-  const std::string address =
-      flags.coordinator.empty() ? DefaultCoordinatorAddress() : flags.coordinator;
-  CoordinatorClient client(address);
-  v1::ListTrialsRequest request;
-  request.set_sweep_id(flags.sweep);
-  request.set_include_metrics(true);
-  v1::ListTrialsResponse response;
-  if (absl::Status s = client.Call(&v1::Coordinator::Stub::ListTrials, request, &response,
-                                   std::chrono::seconds(120));
-      !s.ok()) {
-    return s;
-  }
-  SweepData data;
-  data.trials.assign(response.trials().begin(), response.trials().end());
-  data.metrics.assign(response.metrics().begin(), response.metrics().end());
-  data.source = absl::StrCat("sweep ", flags.sweep, " at ", address);
-  return data;
 }
 
 // Succeeded trials become runs, the rest are left out with their state and
@@ -207,7 +144,7 @@ absl::Status WriteReport(const ReportFlags& flags) {
     if (absl::Status s = LoadCsv(flags, &input); !s.ok()) return s;
   } else {
     absl::StatusOr<SweepData> data =
-        flags.db.empty() ? LoadFromCoordinator(flags) : LoadFromStore(flags);
+        LoadSweep(flags.sweep, SweepSource{flags.db, flags.coordinator, ""}, true);
     if (!data.ok()) return data.status();
     ConvertSweep(*data, flags.param_count == "non_embedding", &input);
     input.source = data->source;

@@ -1,4 +1,4 @@
-// `scalelaw sweep submit|status|list|cancel|trials`: talk to a running coordinator.
+// `scalelaw sweep submit|status|list|cancel|resume`: talk to a running coordinator.
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -21,7 +21,7 @@ int Fail(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-void AddSubmit(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
+void AddSubmit(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, int* exit_code) {
   auto spec_path = std::make_shared<std::string>();
   CLI::App* cmd = AddSubcommand(
       sweep, "submit", "Submit a sweep spec to a coordinator and print its id",
@@ -31,7 +31,7 @@ void AddSubmit(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
       "`scalelaw worker` to run the trials.\n\n"
       "Example: scalelaw sweep submit sweeps/quickstart.yaml --coordinator 127.0.0.1:50051");
   cmd->add_option("spec", *spec_path, "Sweep spec (YAML)")->required()->check(CLI::ExistingFile);
-  cmd->callback([spec_path, address, exit_code] {
+  cmd->callback([spec_path, group, exit_code] {
     auto spec = sweeps::LoadSweepSpec(*spec_path);
     if (!spec.ok()) {
       *exit_code = Fail(spec.status());
@@ -44,17 +44,18 @@ void AddSubmit(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
     *request.mutable_spec() = *spec;
     request.set_spec_yaml(text.str());
     v1::SubmitSweepResponse response;
-    CoordinatorClient client(*address);
+    CoordinatorClient client(group->coordinator, group->token_file);
     if (absl::Status s = client.Call(&Stub::SubmitSweep, request, &response); !s.ok()) {
       *exit_code = Fail(s);
       return;
     }
     std::printf("%s\n", response.sweep_id().c_str());
     std::fprintf(stderr, "submitted %u trials\n", response.n_trials());
+    std::fprintf(stderr, "%s", FormatLauncherJobs(response.jobs()).c_str());
   });
 }
 
-void AddStatus(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
+void AddStatus(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, int* exit_code) {
   struct Args {
     std::string sweep_id;
     bool watch = false;
@@ -69,8 +70,8 @@ void AddStatus(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
   cmd->add_flag("--watch,-w", args->watch, "Refresh until the sweep ends");
   cmd->add_option("--interval", args->interval, "Seconds between refreshes")
       ->check(CLI::PositiveNumber);
-  cmd->callback([args, address, exit_code] {
-    CoordinatorClient client(*address);
+  cmd->callback([args, group, exit_code] {
+    CoordinatorClient client(group->coordinator, group->token_file);
     while (true) {
       v1::GetSweepRequest request;
       request.set_sweep_id(args->sweep_id);
@@ -95,11 +96,11 @@ void AddStatus(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
   });
 }
 
-void AddList(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
+void AddList(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, int* exit_code) {
   CLI::App* cmd = AddSubcommand(sweep, "list", "List the coordinator's sweeps",
                                 "List the coordinator's sweeps.\n\nExample: scalelaw sweep list");
-  cmd->callback([address, exit_code] {
-    CoordinatorClient client(*address);
+  cmd->callback([group, exit_code] {
+    CoordinatorClient client(group->coordinator, group->token_file);
     v1::ListSweepsResponse response;
     if (absl::Status s = client.Call(&Stub::ListSweeps, v1::ListSweepsRequest(), &response);
         !s.ok()) {
@@ -112,7 +113,7 @@ void AddList(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_co
   });
 }
 
-void AddCancel(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_code) {
+void AddCancel(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, int* exit_code) {
   auto sweep_id = std::make_shared<std::string>();
   CLI::App* cmd = AddSubcommand(
       sweep, "cancel", "Cancel a sweep's unended trials",
@@ -120,8 +121,8 @@ void AddCancel(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
       "next heartbeat; the coordinator also cancels the jobs it launched for the sweep\n"
       "(scancel for Slurm).\n\nExample: scalelaw sweep cancel quickstart-1");
   cmd->add_option("sweep_id", *sweep_id, "Sweep id")->required();
-  cmd->callback([sweep_id, address, exit_code] {
-    CoordinatorClient client(*address);
+  cmd->callback([sweep_id, group, exit_code] {
+    CoordinatorClient client(group->coordinator, group->token_file);
     v1::CancelSweepRequest request;
     request.set_sweep_id(*sweep_id);
     v1::CancelSweepResponse response;
@@ -133,28 +134,59 @@ void AddCancel(CLI::App& sweep, std::shared_ptr<std::string> address, int* exit_
   });
 }
 
+void AddResume(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, int* exit_code) {
+  auto sweep_id = std::make_shared<std::string>();
+  CLI::App* cmd = AddSubcommand(
+      sweep, "resume", "Requeue a sweep's FAILED and CANCELLED trials",
+      "Resume a sweep: its FAILED and CANCELLED trials go back to PENDING with a fresh\n"
+      "max_attempts (DIVERGED trials are results and stay), and a trial with a checkpoint\n"
+      "continues from it. When nothing of the sweep was still running, the coordinator\n"
+      "launches its workers again (a new Slurm array or Kubernetes Job); otherwise the\n"
+      "workers it has pick the trials up.\n\n"
+      "Example: scalelaw sweep resume quickstart-1");
+  cmd->add_option("sweep_id", *sweep_id, "Sweep id")->required();
+  cmd->callback([sweep_id, group, exit_code] {
+    CoordinatorClient client(group->coordinator, group->token_file);
+    v1::ResumeSweepRequest request;
+    request.set_sweep_id(*sweep_id);
+    v1::ResumeSweepResponse response;
+    if (absl::Status s = client.Call(&Stub::ResumeSweep, request, &response); !s.ok()) {
+      *exit_code = Fail(s);
+      return;
+    }
+    std::printf("requeued %u trials of %s\n", response.requeued_trials(), sweep_id->c_str());
+    std::printf("%s", FormatLauncherJobs(response.jobs()).c_str());
+  });
+}
+
 }  // namespace
 
 void AddSweepCommands(CLI::App& app, int* exit_code) {
-  auto address = std::make_shared<std::string>(DefaultCoordinatorAddress());
+  auto group = std::make_shared<SweepGroupFlags>();
+  group->coordinator = DefaultCoordinatorAddress();
   CLI::App* sweep = AddSubcommand(
       app, "sweep", "Submit, follow and cancel sweeps on a running coordinator",
       "Submit and follow sweeps on a running coordinator (see `scalelaw coordinator`).\n\n"
       "Example: scalelaw sweep submit sweeps/quickstart.yaml && scalelaw sweep list");
   sweep->require_subcommand(1);
   sweep
-      ->add_option("--coordinator,-c", *address,
+      ->add_option("--coordinator,-c", group->coordinator,
                    "Coordinator address host:port (default $SCALELAW_COORDINATOR or "
                    "127.0.0.1:50051)")
       ->capture_default_str();
+  sweep->add_option("--token-file", group->token_file,
+                    "File holding the coordinator token (default: $SCALELAW_TOKEN_FILE, else "
+                    "$SCALELAW_TOKEN)");
   AddSweepPlanCommand(*sweep, exit_code);
-  AddSweepExportCommand(*sweep, exit_code);
-  AddSubmit(*sweep, address, exit_code);
-  AddStatus(*sweep, address, exit_code);
-  AddList(*sweep, address, exit_code);
-  AddCancel(*sweep, address, exit_code);
+  AddSweepExportCommand(*sweep, group, exit_code);
+  AddSweepCriticalBatchCommand(*sweep, group, exit_code);
+  AddSubmit(*sweep, group, exit_code);
+  AddStatus(*sweep, group, exit_code);
+  AddList(*sweep, group, exit_code);
+  AddCancel(*sweep, group, exit_code);
+  AddResume(*sweep, group, exit_code);
   // `scalelaw sweep status ID --coordinator ADDR` works as well as putting
-  // --coordinator before the subcommand.
+  // --coordinator (or --token-file) before the subcommand.
   for (CLI::App* sub : sweep->get_subcommands({})) sub->fallthrough();
 }
 

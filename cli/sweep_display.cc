@@ -35,7 +35,44 @@ std::string FormatSweepStatus(const v1::Sweep& sweep) {
   absl::StrAppend(&out, "  [", std::string(filled, '#'), std::string(kWidth - filled, '.'),
                   absl::StrFormat("] %5.1f%%  %.3g / %.3g tokens\n", 100 * fraction,
                                   static_cast<double>(sweep.tokens_done()), total));
+  if (sweep.flops_total() > 0) {
+    absl::StrAppend(&out, absl::StrFormat("  compute %.3g / %.3g FLOPs", sweep.flops_done(),
+                                          sweep.flops_total()));
+    if (sweep.eta_seconds() > 0) {
+      absl::StrAppend(&out, ", ETA ", FormatDuration(sweep.eta_seconds()),
+                      " at the rate so far");
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  absl::StrAppend(&out,
+                  FormatLauncherJobs(sweep.jobs(), sweep.state() == v1::SWEEP_STATE_RUNNING));
   return out;
+}
+
+std::string FormatLauncherJobs(const google::protobuf::RepeatedPtrField<v1::LauncherJob>& jobs,
+                               bool hints) {
+  if (jobs.empty()) return "";
+  std::string out = "  jobs:";
+  std::string how_to_apply;
+  for (int i = 0; i < jobs.size(); ++i) {
+    const v1::LauncherJob& job = jobs[i];
+    absl::StrAppend(&out, i == 0 ? " " : ", ", job.launcher(), " ", job.job_id());
+    constexpr std::string_view kManifest = "manifest:";
+    if (hints && job.job_id().rfind(kManifest, 0) == 0) {
+      absl::StrAppend(&how_to_apply, "  no kubectl on the coordinator's PATH: start the workers with\n"
+                              "    kubectl apply -f ",
+                      job.job_id().substr(kManifest.size()), "\n");
+    }
+  }
+  return absl::StrCat(out, "\n", how_to_apply);
+}
+
+std::string FormatDuration(double seconds) {
+  const auto s = static_cast<int64_t>(std::llround(seconds));
+  if (s < 60) return absl::StrCat(s, " s");
+  if (s < 3600) return absl::StrCat(s / 60, " min ", s % 60, " s");
+  if (s < 86400) return absl::StrCat(s / 3600, " h ", (s % 3600) / 60, " min");
+  return absl::StrCat(s / 86400, " d ", (s % 86400) / 3600, " h");
 }
 
 // WSD rows say what they are: a stable run's loss is not a fit point.

@@ -1,12 +1,13 @@
-// `scalelaw sweep export ID --db FILE --format csv|jsonl`: a sweep's measured
-// points as a flat table for pandas and friends, one row per evaluation (or
-// per streamed point with --all-points), each row carrying its trial's
-// configuration.
+// `scalelaw sweep export ID (--db FILE | --coordinator ADDR) --format csv|jsonl`:
+// a sweep's measured points as a flat table for pandas and friends, one row
+// per evaluation (or per streamed point with --all-points), each row carrying
+// its trial's configuration.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -15,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "common/status_macros.h"
-#include "coordinator/store.h"
+#include "cli/sweep_source.h"
 #include "sweeps/trial_builder.h"
 
 namespace scalelaw::cli {
@@ -23,7 +24,7 @@ namespace {
 
 struct ExportArgs {
   std::string sweep_id;
-  std::string db;
+  SweepSource source;
   std::string format = "csv";
   std::string out;  // empty: stdout
   bool all_points = false;
@@ -81,27 +82,17 @@ std::string CsvCell(const nlohmann::ordered_json& value) {
 }
 
 absl::Status Export(const ExportArgs& args, std::ostream& out) {
-  // Store::Open creates a missing file; a typo must not export an empty store.
-  if (!std::filesystem::exists(args.db)) {
-    return absl::NotFoundError(absl::StrCat("--db: no store at '", args.db, "'"));
-  }
-  SCALELAW_ASSIGN_OR_RETURN(std::unique_ptr<coordinator::Store> store,
-                            coordinator::Store::Open(args.db));
-  SCALELAW_RETURN_IF_ERROR(store->GetSweep(args.sweep_id).status());
-  SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store->ListTrials(args.sweep_id));
+  SCALELAW_ASSIGN_OR_RETURN(SweepData data, LoadSweep(args.sweep_id, args.source, true));
+  std::map<std::string, std::vector<const v1::MetricPoint*>> points_of;
+  for (const v1::MetricPoint& point : data.metrics) points_of[point.trial_id()].push_back(&point);
   if (args.format == "csv") {
     for (size_t i = 0; i < kColumns.size(); ++i) out << (i ? "," : "") << kColumns[i];
     out << "\n";
   }
-  for (const v1::Trial& trial : trials) {
-    if (trial.attempt() == 0) continue;  // never started
-    // The latest attempt's stream holds the whole curve (a resumed attempt
-    // replays the points up to its checkpoint).
-    SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::MetricPoint> points,
-                              store->ListMetrics(trial.spec().trial_id(), trial.attempt()));
-    for (const v1::MetricPoint& point : points) {
-      if (!args.all_points && !point.has_val_loss()) continue;
-      const nlohmann::ordered_json row = Row(trial, point);
+  for (const v1::Trial& trial : data.trials) {
+    for (const v1::MetricPoint* point : points_of[trial.spec().trial_id()]) {
+      if (!args.all_points && !point->has_val_loss()) continue;
+      const nlohmann::ordered_json row = Row(trial, *point);
       if (args.format == "jsonl") {
         out << row.dump() << "\n";
         continue;
@@ -117,24 +108,31 @@ absl::Status Export(const ExportArgs& args, std::ostream& out) {
 
 }  // namespace
 
-void AddSweepExportCommand(CLI::App& sweep, int* exit_code) {
+void AddSweepExportCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group,
+                           int* exit_code) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* cmd = AddSubcommand(
       sweep, "export", "Write a sweep's measured points as CSV or JSON Lines",
       "Write every evaluation of a sweep's trials (--all-points: every streamed point) as\n"
       "CSV or JSON Lines, one row per point with its trial's shape, counts, budget, seed and\n"
       "lr: ready for pandas.read_csv / read_json(lines=True). Reads the coordinator's store\n"
-      "(safe while the coordinator runs: the store is in WAL mode).\n\n"
+      "with --db (safe while the coordinator runs: the store is in WAL mode), otherwise asks\n"
+      "the coordinator (--coordinator, $SCALELAW_COORDINATOR).\n\n"
       "Example: scalelaw sweep export quickstart-1 --db runs/quickstart/state.db "
       "--format csv --out points.csv");
   cmd->add_option("sweep_id", args->sweep_id, "Sweep id")->required();
-  cmd->add_option("--db", args->db, "the coordinator's store (SQLite file)")->required();
+  cmd->add_option("--db", args->source.db,
+                  "the coordinator's store (SQLite file); without it, ask the coordinator");
   cmd->add_option("--format", args->format, "csv (default) or jsonl")
       ->check(CLI::IsMember({"csv", "jsonl"}));
   cmd->add_option("--out,-o", args->out, "output file (default: standard output)");
   cmd->add_flag("--all-points", args->all_points,
                 "every streamed point (training-loss logs too), not only evaluations");
-  cmd->callback([args, exit_code] {
+  cmd->callback([args, group, exit_code] {
+    if (args->source.db.empty()) {
+      args->source.coordinator = group->coordinator;
+      args->source.token_file = group->token_file;
+    }
     std::ofstream file;
     if (!args->out.empty()) {
       file.open(args->out);

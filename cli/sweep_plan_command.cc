@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "cli/sweep_display.h"
 #include "common/status_macros.h"
 #include "coordinator/store.h"
 #include "sweeps/planner.h"
@@ -66,6 +67,7 @@ nlohmann::ordered_json TrialJson(const v1::TrialSpec& t, double flops_per_second
   row["non_embedding_params"] = t.non_embedding_params();
   row["tokens"] = t.tokens();
   row["seed"] = t.seed();
+  row["batch_size"] = t.training().batch_size();
   row["lr"] = t.optimizer().lr();
   row["flops"] = t.flops();
   row["cost_flops"] = sweeps::TrialCost(t);
@@ -78,22 +80,10 @@ nlohmann::ordered_json TrialJson(const v1::TrialSpec& t, double flops_per_second
   return row;
 }
 
-std::string Duration(double seconds) {
-  char text[32];
-  if (seconds < 120) {
-    std::snprintf(text, sizeof(text), "%.0f s", seconds);
-  } else if (seconds < 7200) {
-    std::snprintf(text, sizeof(text), "%.1f min", seconds / 60);
-  } else {
-    std::snprintf(text, sizeof(text), "%.1f h", seconds / 3600);
-  }
-  return text;
-}
-
 void PrintTable(const v1::SweepSpec& spec, const std::vector<v1::TrialSpec>& trials,
                 double flops_per_second, uint32_t workers, double total) {
-  std::printf("%-10s %-9s %-12s %10s %10s %10s %10s %-10s %9s\n", "trial", "role", "layers x d",
-              "params", "tokens", "FLOPs", "cost", "budget/of", "est.");
+  std::printf("%-10s %-9s %-12s %10s %10s %6s %10s %10s %-10s %9s\n", "trial", "role",
+              "layers x d", "params", "tokens", "batch", "FLOPs", "cost", "budget/of", "est.");
   for (const v1::TrialSpec& t : trials) {
     char shape[32], budget[32] = "";
     std::snprintf(shape, sizeof(shape), "%u x %u", t.shape().n_layer(), t.shape().d_model());
@@ -104,17 +94,18 @@ void PrintTable(const v1::SweepSpec& spec, const std::vector<v1::TrialSpec>& tri
       std::snprintf(budget, sizeof(budget), "%s", of.substr(of.rfind('-') + 1).c_str());
     }
     const std::string estimate =
-        flops_per_second > 0 ? Duration(sweeps::TrialCost(t) / flops_per_second) : "-";
-    std::printf("%-10s %-9s %-12s %10.3g %10.3g %10.3g %10.3g %-10s %9s\n",
+        flops_per_second > 0 ? FormatDuration(sweeps::TrialCost(t) / flops_per_second) : "-";
+    std::printf("%-10s %-9s %-12s %10.3g %10.3g %6u %10.3g %10.3g %-10s %9s\n",
                 id.substr(id.rfind('-') + 1).c_str(), sweeps::TrialRoleName(t), shape,
-                static_cast<double>(t.params()), static_cast<double>(t.tokens()), t.flops(),
+                static_cast<double>(t.params()), static_cast<double>(t.tokens()),
+                t.training().batch_size(), t.flops(),
                 sweeps::TrialCost(t), budget, estimate.c_str());
   }
   std::printf("\n%zu trials (%s design), total compute %.3g FLOPs", trials.size(),
               DesignOf(spec).c_str(), total);
   if (flops_per_second > 0) {
     std::printf(", about %s on %u worker%s at %.3g FLOP/s each", 
-                Duration(total / flops_per_second / workers).c_str(), workers,
+                FormatDuration(total / flops_per_second / workers).c_str(), workers,
                 workers == 1 ? "" : "s", flops_per_second);
   }
   std::printf("\n");

@@ -77,6 +77,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   ServiceOptions service_options;
   service_options.heartbeat_interval = options.heartbeat_interval;
   service_options.observer = server->metrics_.get();
+  service_options.token = options.token;
+  service_options.clock = &server->clock_;
   if (!options.launchers.empty()) {
     // port_ is set while the server is built, before any RPC is served.
     server->launchers_ =
@@ -84,6 +86,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
           return s->options_.advertise_address.empty() ? AdvertisedAddress(s->address())
                                                        : s->options_.advertise_address;
         });
+    server->launchers_->set_token_file(options.token_file);
     for (const std::shared_ptr<Launcher>& launcher : options.launchers) {
       server->launchers_->Add(launcher);
     }

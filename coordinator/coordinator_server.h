@@ -69,6 +69,12 @@ struct CoordinatorOptions {
   // launcher.coordinator_address empty. Empty: the bound listen address, with
   // a wildcard host (0.0.0.0, [::]) replaced by this machine's hostname.
   std::string advertise_address;
+  // Every RPC must carry this token (proto/coordinator_token.h); empty: none.
+  std::string token;
+  // The file the token came from, if any: launched workers are pointed at it
+  // (--token-file), so it must be readable where they run. Empty: workers
+  // take $SCALELAW_TOKEN from the environment they inherit.
+  std::string token_file;
 };
 
 class CoordinatorServer {

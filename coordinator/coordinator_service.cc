@@ -8,6 +8,7 @@
 #include "coordinator/grpc_status.h"
 #include "coordinator/metric_stream_reactor.h"
 #include "coordinator/sweep_summary.h"
+#include "proto/coordinator_token.h"
 
 namespace scalelaw::coordinator {
 namespace {
@@ -36,14 +37,49 @@ absl::Status RequireSweepId(const std::string& sweep_id) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Sweep> SummaryOf(Store& store, const std::string& sweep_id) {
-  SCALELAW_RETURN_IF_ERROR(RequireSweepId(sweep_id));
-  SCALELAW_ASSIGN_OR_RETURN(SweepRecord sweep, store.GetSweep(sweep_id));
-  SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store.ListTrials(sweep_id));
-  return SummarizeSweep(sweep, trials);
+// A metric stream refused before it starts (no token).
+class RefusedStream final : public grpc::ServerBidiReactor<v1::MetricPoint, v1::MetricAck> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+void AddJobs(const std::vector<SweepJob>& jobs,
+             google::protobuf::RepeatedPtrField<v1::LauncherJob>* out) {
+  for (const SweepJob& job : jobs) {
+    v1::LauncherJob* entry = out->Add();
+    entry->set_launcher(job.launcher);
+    entry->set_job_id(job.job_id);
+    entry->set_submitted_ms(job.submitted_ms);
+  }
 }
 
+const SystemClock kSystemClock;
+
 }  // namespace
+
+grpc::ServerUnaryReactor* CoordinatorService::Refuse(grpc::CallbackServerContext* context) const {
+  const absl::Status allowed = CheckCoordinatorToken(*context, options_.token);
+  if (allowed.ok()) return nullptr;
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(allowed));
+  return reactor;
+}
+
+absl::StatusOr<v1::Sweep> CoordinatorService::Summary(const SweepRecord& sweep) const {
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store_->ListTrials(sweep.sweep_id));
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<SweepJob> jobs, store_->ListSweepJobs(sweep.sweep_id));
+  SweepTimes times;
+  SCALELAW_ASSIGN_OR_RETURN(times.started_ms, store_->FirstAttemptStartMs(sweep.sweep_id));
+  times.now_ms = (options_.clock != nullptr ? options_.clock : &kSystemClock)->NowMs();
+  return SummarizeSweep(sweep, trials, jobs, times);
+}
+
+absl::StatusOr<v1::Sweep> CoordinatorService::Summary(const std::string& sweep_id) const {
+  SCALELAW_RETURN_IF_ERROR(RequireSweepId(sweep_id));
+  SCALELAW_ASSIGN_OR_RETURN(SweepRecord sweep, store_->GetSweep(sweep_id));
+  return Summary(sweep);
+}
 
 CoordinatorService::CoordinatorService(Store* store, TrialScheduler* scheduler,
                                        ServiceOptions options)
@@ -57,6 +93,7 @@ CoordinatorService::~CoordinatorService() {
 grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
     grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
     v1::RegisterWorkerResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   absl::StatusOr<v1::RegisterWorkerResponse> result =
       [&]() -> absl::StatusOr<v1::RegisterWorkerResponse> {
     SCALELAW_ASSIGN_OR_RETURN(std::string worker_id, scheduler_->RegisterWorker(*request));
@@ -72,23 +109,28 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
 grpc::ServerUnaryReactor* CoordinatorService::LeaseTrial(grpc::CallbackServerContext* context,
                                                          const v1::LeaseTrialRequest* request,
                                                          v1::LeaseTrialResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   return Reply(context, scheduler_->LeaseTrial(*request), response);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
                                                         const v1::HeartbeatRequest* request,
                                                         v1::HeartbeatResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   return Reply(context, scheduler_->Heartbeat(*request), response);
 }
 
 grpc::ServerBidiReactor<v1::MetricPoint, v1::MetricAck>* CoordinatorService::StreamMetrics(
     grpc::CallbackServerContext* context) {
+  if (absl::Status allowed = CheckCoordinatorToken(*context, options_.token); !allowed.ok())
+    return new RefusedStream(ToGrpcStatus(allowed));
   return new MetricStreamReactor(scheduler_);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::CompleteTrial(grpc::CallbackServerContext* context,
                                                             const v1::CompleteTrialRequest* request,
                                                             v1::CompleteTrialResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   return Reply(context,
                Wrap<v1::CompleteTrialResponse>(scheduler_->CompleteTrial(*request),
                                                &v1::CompleteTrialResponse::set_accepted),
@@ -98,6 +140,7 @@ grpc::ServerUnaryReactor* CoordinatorService::CompleteTrial(grpc::CallbackServer
 grpc::ServerUnaryReactor* CoordinatorService::FailTrial(grpc::CallbackServerContext* context,
                                                         const v1::FailTrialRequest* request,
                                                         v1::FailTrialResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   return Reply(context,
                Wrap<v1::FailTrialResponse>(scheduler_->FailTrial(*request),
                                            &v1::FailTrialResponse::set_accepted),
@@ -107,6 +150,7 @@ grpc::ServerUnaryReactor* CoordinatorService::FailTrial(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* CoordinatorService::SubmitSweep(grpc::CallbackServerContext* context,
                                                           const v1::SubmitSweepRequest* request,
                                                           v1::SubmitSweepResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   if (options_.launchers == nullptr)
     return Reply(context, scheduler_->SubmitSweep(*request), response);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -114,15 +158,18 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitSweep(grpc::CallbackServerCo
   boost::asio::post(launch_pool_, [this, reactor, request, response] {
     absl::StatusOr<v1::SubmitSweepResponse> submitted = scheduler_->SubmitSweep(*request);
     if (submitted.ok()) {
-      const absl::Status launched = options_.launchers->LaunchSweep(submitted->sweep_id());
-      if (!launched.ok()) {
+      const absl::StatusOr<std::vector<SweepJob>> launched =
+          options_.launchers->LaunchSweep(submitted->sweep_id());
+      if (launched.ok()) {
+        AddJobs(*launched, submitted->mutable_jobs());
+      } else {
         // A sweep nobody will work on would wait forever: take it back.
         const absl::StatusOr<uint32_t> cancelled = scheduler_->CancelSweep(submitted->sweep_id());
         submitted = absl::Status(
-            launched.code(),
+            launched.status().code(),
             absl::StrCat("sweep ", submitted->sweep_id(),
                          cancelled.ok() ? " was cancelled" : " could not be cancelled either",
-                         ": its workers could not be started: ", launched.message()));
+                         ": its workers could not be started: ", launched.status().message()));
       }
     }
     if (submitted.ok()) *response = std::move(*submitted);
@@ -134,18 +181,19 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitSweep(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* CoordinatorService::GetSweep(grpc::CallbackServerContext* context,
                                                        const v1::GetSweepRequest* request,
                                                        v1::Sweep* response) {
-  return Reply(context, SummaryOf(*store_, request->sweep_id()), response);
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  return Reply(context, Summary(request->sweep_id()), response);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::ListSweeps(grpc::CallbackServerContext* context,
                                                          const v1::ListSweepsRequest* request,
                                                          v1::ListSweepsResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   absl::StatusOr<v1::ListSweepsResponse> result = [&]() -> absl::StatusOr<v1::ListSweepsResponse> {
     SCALELAW_ASSIGN_OR_RETURN(std::vector<SweepRecord> sweeps, store_->ListSweeps());
     v1::ListSweepsResponse out;
     for (const SweepRecord& sweep : sweeps) {
-      SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store_->ListTrials(sweep.sweep_id));
-      *out.add_sweeps() = SummarizeSweep(sweep, trials);
+      SCALELAW_ASSIGN_OR_RETURN(*out.add_sweeps(), Summary(sweep));
     }
     return out;
   }();
@@ -155,6 +203,7 @@ grpc::ServerUnaryReactor* CoordinatorService::ListSweeps(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* CoordinatorService::CancelSweep(grpc::CallbackServerContext* context,
                                                           const v1::CancelSweepRequest* request,
                                                           v1::CancelSweepResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   if (options_.launchers == nullptr) {
     return Reply(context,
                  Wrap<v1::CancelSweepResponse>(scheduler_->CancelSweep(request->sweep_id()),
@@ -183,9 +232,43 @@ grpc::ServerUnaryReactor* CoordinatorService::CancelSweep(grpc::CallbackServerCo
   return reactor;
 }
 
+grpc::ServerUnaryReactor* CoordinatorService::ResumeSweep(grpc::CallbackServerContext* context,
+                                                          const v1::ResumeSweepRequest* request,
+                                                          v1::ResumeSweepResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // On the launch thread: a resumed sweep may need its workers again.
+  auto resume = [this, reactor, request, response] {
+    absl::StatusOr<v1::ResumeSweepResponse> result =
+        [&]() -> absl::StatusOr<v1::ResumeSweepResponse> {
+      SCALELAW_ASSIGN_OR_RETURN(ResumedSweep resumed, scheduler_->ResumeSweep(request->sweep_id()));
+      v1::ResumeSweepResponse out;
+      out.set_requeued_trials(resumed.requeued);
+      if (options_.launchers != nullptr && resumed.was_idle && resumed.requeued > 0) {
+        absl::StatusOr<std::vector<SweepJob>> launched =
+            options_.launchers->LaunchSweep(request->sweep_id());
+        if (!launched.ok()) {
+          return absl::Status(
+              launched.status().code(),
+              absl::StrCat("sweep ", request->sweep_id(), ": ", resumed.requeued,
+                           " trials requeued, but no workers could be started for them: ",
+                           launched.status().message()));
+        }
+        AddJobs(*launched, out.mutable_jobs());
+      }
+      return out;
+    }();
+    if (result.ok()) *response = std::move(*result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  };
+  boost::asio::post(launch_pool_, std::move(resume));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* CoordinatorService::ListTrials(grpc::CallbackServerContext* context,
                                                          const v1::ListTrialsRequest* request,
                                                          v1::ListTrialsResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   absl::StatusOr<v1::ListTrialsResponse> result = [&]() -> absl::StatusOr<v1::ListTrialsResponse> {
     SCALELAW_RETURN_IF_ERROR(RequireSweepId(request->sweep_id()));
     SCALELAW_RETURN_IF_ERROR(store_->GetSweep(request->sweep_id()).status());
@@ -208,6 +291,7 @@ grpc::ServerUnaryReactor* CoordinatorService::ListTrials(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* CoordinatorService::GetFit(grpc::CallbackServerContext* context,
                                                      const v1::GetFitRequest* request,
                                                      v1::FitResult* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<std::vector<v1::Trial>> trials = [&]() -> absl::StatusOr<std::vector<v1::Trial>> {
     SCALELAW_RETURN_IF_ERROR(RequireSweepId(request->sweep_id()));

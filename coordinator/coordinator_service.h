@@ -26,7 +26,9 @@
 
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <string>
 
+#include "coordinator/clock.h"
 #include "coordinator/coordinator_observer.h"
 #include "coordinator/launchers.h"
 #include "coordinator/store.h"
@@ -46,6 +48,10 @@ struct ServiceOptions {
   // Starts and stops sweeps' workers. Not owned; may be null (then nothing is
   // launched: `scalelaw run` starts its own workers); must outlive the service.
   Launchers* launchers = nullptr;
+  // Every call must carry this token (proto/coordinator_token.h); empty: none.
+  std::string token;
+  // For sweeps' ETAs. Not owned; null: the system clock.
+  const Clock* clock = nullptr;
 };
 
 class CoordinatorService final : public v1::Coordinator::CallbackService {
@@ -83,6 +89,9 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   grpc::ServerUnaryReactor* CancelSweep(grpc::CallbackServerContext* context,
                                         const v1::CancelSweepRequest* request,
                                         v1::CancelSweepResponse* response) override;
+  grpc::ServerUnaryReactor* ResumeSweep(grpc::CallbackServerContext* context,
+                                        const v1::ResumeSweepRequest* request,
+                                        v1::ResumeSweepResponse* response) override;
   grpc::ServerUnaryReactor* ListTrials(grpc::CallbackServerContext* context,
                                        const v1::ListTrialsRequest* request,
                                        v1::ListTrialsResponse* response) override;
@@ -91,6 +100,12 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
                                    v1::FitResult* response) override;
 
  private:
+  // A reactor already finished with UNAUTHENTICATED when the call lacks the
+  // token; null when it may go on.
+  grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context) const;
+  absl::StatusOr<v1::Sweep> Summary(const SweepRecord& sweep) const;
+  absl::StatusOr<v1::Sweep> Summary(const std::string& sweep_id) const;
+
   Store* const store_;
   TrialScheduler* const scheduler_;
   const ServiceOptions options_;

@@ -6,6 +6,7 @@
 #include "coordinator/coordinator_server.h"
 #include "coordinator/store.h"
 #include "coordinator/test_util.h"
+#include "proto/coordinator_token.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scalelaw/v1/coordinator.grpc.pb.h"
@@ -329,6 +330,80 @@ TEST_F(CoordinatorServiceTest, CancelStopsTheHolder) {
   EXPECT_EQ(cancelled.state(), v1::SWEEP_STATE_CANCELLED);
   EXPECT_EQ(CountOf(cancelled, v1::TRIAL_STATE_CANCELLED), 2u);
   EXPECT_TRUE(Lease(worker, sweep).no_more_work());
+}
+
+TEST_F(CoordinatorServiceTest, ResumeRequeuesACancelledSweep) {
+  const std::string sweep = Submit();
+  const std::string worker = Register();
+  const v1::LeaseTrialResponse lease = Lease(worker, sweep);
+  {
+    v1::CancelSweepRequest request;
+    request.set_sweep_id(sweep);
+    v1::CancelSweepResponse response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->CancelSweep(&context, request, &response).ok());
+  }
+  v1::ResumeSweepRequest request;
+  request.set_sweep_id(sweep);
+  v1::ResumeSweepResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = stub_->ResumeSweep(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.requeued_trials(), 2u);
+  const v1::Sweep resumed = GetSweep(sweep);
+  EXPECT_EQ(resumed.state(), v1::SWEEP_STATE_RUNNING);
+  EXPECT_EQ(CountOf(resumed, v1::TRIAL_STATE_PENDING), 2u);
+  EXPECT_GT(resumed.started_ms(), 0);  // the first attempt's start
+  EXPECT_GT(resumed.flops_total(), 0);
+  const v1::LeaseTrialResponse again = Lease(worker, sweep);
+  EXPECT_TRUE(again.granted());
+  EXPECT_EQ(again.trial().trial_id(), lease.trial().trial_id());
+  EXPECT_EQ(again.attempt(), 2u);
+
+  grpc::ClientContext unknown_context;
+  request.set_sweep_id("nope-1");
+  EXPECT_EQ(stub_->ResumeSweep(&unknown_context, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+// With a token, every RPC without it is refused before it touches anything.
+TEST_F(CoordinatorServiceTest, TokenIsRequiredOnEveryCall) {
+  CoordinatorOptions options;
+  options.token = "s3cret-token";
+  RestartServer(options);
+  v1::ListSweepsResponse sweeps;
+  {
+    grpc::ClientContext context;
+    const grpc::Status status = stub_->ListSweeps(&context, v1::ListSweepsRequest(), &sweeps);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(status.error_message(), HasSubstr("requires a token"));
+  }
+  {
+    auto wrong = v1::Coordinator::NewStub(CoordinatorChannel(server_->address(), "guess"));
+    grpc::ClientContext context;
+    v1::SubmitSweepRequest request;
+    *request.mutable_spec() = testing::SmallSweepSpec();
+    v1::SubmitSweepResponse response;
+    const grpc::Status status = wrong->SubmitSweep(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(status.error_message(), HasSubstr("does not match"));
+  }
+  {
+    // The metric stream is refused too.
+    grpc::ClientContext context;
+    auto stream = stub_->StreamMetrics(&context);
+    v1::MetricPoint point;
+    point.set_trial_id("x");
+    stream->Write(point);
+    stream->WritesDone();
+    v1::MetricAck ack;
+    EXPECT_FALSE(stream->Read(&ack));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(*server_->store().CountSweeps(), 0);  // nothing got through
+  stub_ = v1::Coordinator::NewStub(CoordinatorChannel(server_->address(), "s3cret-token"));
+  const std::string sweep = Submit();
+  EXPECT_EQ(GetSweep(sweep).n_trials(), 2u);
 }
 
 TEST_F(CoordinatorServiceTest, RestartKeepsSweepsAndLeases) {

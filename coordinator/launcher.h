@@ -3,7 +3,7 @@
 //
 //   local       worker processes on the coordinator's machine (LocalSweepLauncher)
 //   slurm       a job array of `scalelaw worker` processes (SlurmLauncher)
-//   kubernetes  a Job of worker pods (not in this tree yet)
+//   kubernetes  an Indexed Job of worker pods (KubernetesLauncher)
 //
 // A launcher only starts processes that then lease trials like any other
 // worker, so launching adds nothing to the trial life cycle: whatever the
@@ -37,6 +37,9 @@ struct SweepLaunch {
   uint32_t n_trials = 0;            // trials of the sweep; more workers than this would idle
   uint32_t threads = 0;             // the spec's training.threads (CPU threads per worker)
   std::string coordinator_address;  // host:port the workers dial
+  // The coordinator token's file, passed to workers as --token-file; empty:
+  // workers read $SCALELAW_TOKEN (inherited, or from a Kubernetes Secret).
+  std::string token_file;
 };
 
 class Launcher {

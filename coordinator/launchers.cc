@@ -21,13 +21,13 @@ void Launchers::Add(std::shared_ptr<Launcher> launcher) {
   launchers_[kind] = std::move(launcher);
 }
 
-absl::Status Launchers::LaunchSweep(const std::string& sweep_id) {
+absl::StatusOr<std::vector<SweepJob>> Launchers::LaunchSweep(const std::string& sweep_id) {
   SCALELAW_ASSIGN_OR_RETURN(SweepRecord sweep, store_->GetSweep(sweep_id));
   const v1::LauncherConfig& config = sweep.spec.launcher();
   const std::string kind = config.kind().empty() ? "local" : config.kind();
   auto it = launchers_.find(kind);
   if (it == launchers_.end()) {
-    if (kind == "local") return absl::OkStatus();  // workers started by hand
+    if (kind == "local") return std::vector<SweepJob>();  // workers started by hand
     std::vector<std::string> kinds;
     for (const auto& [name, launcher] : launchers_) kinds.push_back(name);
     return absl::FailedPreconditionError(absl::StrCat(
@@ -40,18 +40,21 @@ absl::Status Launchers::LaunchSweep(const std::string& sweep_id) {
   launch.launcher = config;
   launch.n_trials = static_cast<uint32_t>(trials.size());
   launch.threads = sweep.spec.training().threads();
+  launch.token_file = token_file_;
   launch.coordinator_address = config.coordinator_address().empty() ? default_coordinator_address_()
                                                                     : config.coordinator_address();
   SCALELAW_ASSIGN_OR_RETURN(std::vector<std::string> job_ids, it->second->Launch(launch));
   const int64_t now_ms = clock_->NowMs();
+  std::vector<SweepJob> jobs;
   for (const std::string& job_id : job_ids) {
     SCALELAW_RETURN_IF_ERROR(store_->RecordSweepJob(sweep_id, kind, job_id, now_ms));
+    jobs.push_back(SweepJob{sweep_id, kind, job_id, now_ms});
   }
   if (!job_ids.empty()) {
     spdlog::info("sweep {}: started {} workers ({} job {}), dialling {}", sweep_id, kind, kind,
                  absl::StrJoin(job_ids, ", "), launch.coordinator_address);
   }
-  return absl::OkStatus();
+  return jobs;
 }
 
 absl::Status Launchers::CancelSweep(const std::string& sweep_id) {

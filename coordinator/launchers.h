@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "coordinator/clock.h"
@@ -36,12 +37,14 @@ class Launchers {
   // before the coordinator serves.
   void Add(std::shared_ptr<Launcher> launcher);
   bool Has(const std::string& kind) const { return launchers_.count(kind) > 0; }
+  // The coordinator token's file, handed to launched workers (SweepLaunch).
+  void set_token_file(std::string path) { token_file_ = std::move(path); }
 
-  // Starts the workers of a stored sweep with the launcher its spec names and
-  // records the job ids with the sweep. OK with nothing started when no
-  // launcher of that kind is registered (`scalelaw run` starts its own local
+  // Starts the workers of a stored sweep with the launcher its spec names,
+  // records the job ids with the sweep and returns them. Nothing is started
+  // when no local launcher is registered (`scalelaw run` starts its own
   // workers). The launcher's error otherwise (nothing is recorded then).
-  absl::Status LaunchSweep(const std::string& sweep_id);
+  absl::StatusOr<std::vector<SweepJob>> LaunchSweep(const std::string& sweep_id);
 
   // Cancels every job recorded for the sweep with the launcher that started
   // it. Jobs of a kind no longer registered are skipped with a warning.
@@ -52,6 +55,7 @@ class Launchers {
   const Clock* const clock_;
   const std::function<std::string()> default_coordinator_address_;
   std::map<std::string, std::shared_ptr<Launcher>> launchers_;
+  std::string token_file_;
 };
 
 }  // namespace scalelaw::coordinator

@@ -91,6 +91,10 @@ absl::Status LocalLauncher::Spawn(int index) {
     child.argv.push_back("--threads");
     child.argv.push_back(std::to_string(options_.threads));
   }
+  if (!options_.token_file.empty()) {
+    child.argv.push_back("--token-file");
+    child.argv.push_back(options_.token_file);
+  }
   std::vector<char*> argv;
   for (std::string& arg : child.argv) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -195,6 +199,7 @@ absl::StatusOr<std::vector<std::string>> LocalSweepLauncher::Launch(const SweepL
   options.sweep_id = launch.sweep_id;
   options.num_workers = static_cast<int>(workers);
   options.threads = launch.threads;
+  options.token_file = launch.token_file;
   options.log_dir = log_dir_ / launch.sweep_id;
   SCALELAW_ASSIGN_OR_RETURN(std::unique_ptr<LocalLauncher> launcher,
                             LocalLauncher::Launch(options));

@@ -32,6 +32,7 @@ struct LocalLauncherOptions {
   std::string sweep_id;
   int num_workers = 1;
   uint32_t threads = 0;           // 0: pass no --threads
+  std::string token_file;         // passed as --token-file when set
   std::filesystem::path log_dir;  // created when missing
   // Grace between SIGTERM and SIGKILL in the destructor.
   std::chrono::milliseconds stop_grace{5000};

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "coordinator/subprocess.h"
+#include "proto/worker_exit.h"
 
 namespace scalelaw::coordinator {
 namespace {
@@ -93,6 +94,7 @@ absl::StatusOr<std::string> SbatchScript(const SweepLaunch& launch,
   SCALELAW_RETURN_IF_ERROR(
       DirectiveWord("launcher.coordinator_address", launch.coordinator_address));
   SCALELAW_RETURN_IF_ERROR(NoControlCharacters("scalelaw binary", scalelaw_binary));
+  SCALELAW_RETURN_IF_ERROR(NoControlCharacters("token file", launch.token_file));
 
   const v1::LauncherConfig& config = launch.launcher;
   const v1::Resources& resources = config.resources();
@@ -157,7 +159,11 @@ absl::StatusOr<std::string> SbatchScript(const SweepLaunch& launch,
   absl::StrAppend(&script, "set -u\n\n",                                         //
                   "scalelaw=", ShellQuote(scalelaw_binary), "\n",                //
                   "coordinator=", ShellQuote(launch.coordinator_address), "\n",  //
-                  "sweep=", ShellQuote(launch.sweep_id), "\n\n");
+                  "sweep=", ShellQuote(launch.sweep_id), "\n");
+  // The token's file, never the token: this script sits on a shared disk.
+  absl::StrAppend(&script, "token_args=(",
+                  launch.token_file.empty() ? "" : absl::StrCat("--token-file ", ShellQuote(launch.token_file)),
+                  ")\n\n");
   absl::StrAppend(&script, R"(worker=
 stop_worker() {
   if [ -n "$worker" ]; then kill -TERM "$worker" 2>/dev/null; fi
@@ -166,7 +172,7 @@ trap stop_worker )",
                   traps, R"(
 
 echo "scalelaw: job ${SLURM_JOB_ID:-?} (array task ${SLURM_ARRAY_JOB_ID:-?}_${SLURM_ARRAY_TASK_ID:-?}) on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"
-"$scalelaw" worker --coordinator "$coordinator" --sweep "$sweep" --exit-when-idle &
+"$scalelaw" worker --coordinator "$coordinator" --sweep "$sweep" --exit-when-idle ${token_args[@]+"${token_args[@]}"} &
 worker=$!
 # A trapped signal ends `wait` early (status above 128): keep waiting until
 # the worker has really ended, then take its own exit status.
@@ -182,7 +188,7 @@ while :; do
   fi
 done
 
-if [ "$status" -eq 75 ]; then
+if [ "$status" -eq )", worker_exit::kStoppedWithWorkLeft, R"( ]; then
   # scancel leaves the job COMPLETING: requeue only a job that still runs.
   state=$(squeue -h -j "${SLURM_JOB_ID:-0}" -o %T 2>/dev/null)
   if [ "$state" = RUNNING ]; then

@@ -48,10 +48,6 @@ namespace scalelaw::coordinator {
 // Slurm's default MaxArraySize is 1001 (indices 0..1000).
 inline constexpr uint32_t kMaxArrayTasks = 1000;
 
-// The exit status with which a worker says "stopped by a signal, the sweep
-// still has work": EX_TEMPFAIL from sysexits.h. The batch script requeues
-// its task on it.
-inline constexpr int kWorkerRequeueExitCode = 75;
 
 // --array=0-(size-1)%parallel; parallel 0: no throttle.
 struct SlurmArray {

@@ -87,7 +87,15 @@ TEST(SbatchScriptTest, EveryDirectiveFromTheSpec) {
   EXPECT_THAT(*script, HasSubstr("coordinator='login1:50051'\n"));
   EXPECT_THAT(*script, HasSubstr("sweep='chin-3'\n"));
   EXPECT_THAT(*script, HasSubstr("\"$scalelaw\" worker --coordinator \"$coordinator\" --sweep "
-                                 "\"$sweep\" --exit-when-idle &\n"));
+                                 "\"$sweep\" --exit-when-idle ${token_args[@]+\"${token_args[@]}\"} &\n"));
+  EXPECT_THAT(*script, HasSubstr("token_args=()\n"));
+  // With a token file the workers are pointed at it; the token itself never
+  // reaches the script on the shared disk.
+  SweepLaunch with_token = FullLaunch();
+  with_token.token_file = "/shared/scalelaw/token";
+  auto token_script = SbatchScript(with_token, "/opt/scalelaw/bin/scalelaw", "/shared/jobs/chin-3/logs");
+  ASSERT_TRUE(token_script.ok());
+  EXPECT_THAT(*token_script, HasSubstr("token_args=(--token-file '/shared/scalelaw/token')\n"));
   // The configured signal and TERM (scancel, preemption) both stop the worker.
   EXPECT_THAT(*script, HasSubstr("trap stop_worker TERM USR2\n"));
   EXPECT_THAT(*script, HasSubstr("if [ \"$status\" -eq 75 ]"));
@@ -394,7 +402,7 @@ TEST(LaunchersTest, LaunchesWithTheSpecsKindAndRecordsTheJobs) {
   a.set_trial_id("s-2-t0");
   a.set_sweep_id("s-2");
   ASSERT_TRUE((*store)->InsertSweep(k8s, {a}).ok());
-  const absl::Status refused = launchers.LaunchSweep("s-2");
+  const absl::Status refused = launchers.LaunchSweep("s-2").status();
   EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
   EXPECT_THAT(std::string(refused.message()), HasSubstr("cannot launch 'kubernetes' workers"));
 
@@ -414,7 +422,7 @@ TEST(LaunchersTest, LaunchesWithTheSpecsKindAndRecordsTheJobs) {
   a.set_trial_id("s-4-t0");
   a.set_sweep_id("s-4");
   ASSERT_TRUE((*store)->InsertSweep(failing, {a}).ok());
-  EXPECT_TRUE(absl::IsUnavailable(launchers.LaunchSweep("s-4")));
+  EXPECT_TRUE(absl::IsUnavailable(launchers.LaunchSweep("s-4").status()));
   EXPECT_TRUE((*store)->ListSweepJobs("s-4")->empty());
 }
 

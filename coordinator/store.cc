@@ -14,7 +14,7 @@ namespace {
 
 constexpr char kTrialColumns[] =
     "spec, state, attempt, worker_id, lease_deadline_ms, result, reason, tokens_done, "
-    "latest_train_loss, latest_val_loss";
+    "latest_train_loss, latest_val_loss, resumed_after_attempt";
 
 constexpr char kSweepColumns[] = "sweep_id, name, spec, spec_yaml, created_ms, cancelled";
 
@@ -41,6 +41,7 @@ absl::StatusOr<v1::Trial> ReadTrial(const SqliteStatement& stmt) {
   trial.set_tokens_done(static_cast<uint64_t>(stmt.ColumnInt(7)));
   trial.set_latest_train_loss(stmt.ColumnDouble(8));
   trial.set_latest_val_loss(stmt.ColumnDouble(9));
+  trial.set_resumed_after_attempt(static_cast<uint32_t>(stmt.ColumnInt(10)));
   return trial;
 }
 
@@ -223,11 +224,21 @@ absl::StatusOr<int64_t> Store::CountSweeps() {
 
 absl::Status Store::CancelSweep(const std::string& sweep_id,
                                 const std::vector<TrialWrite>& writes) {
+  return SetCancelled(sweep_id, true, writes);
+}
+
+absl::Status Store::ResumeSweep(const std::string& sweep_id,
+                                const std::vector<TrialWrite>& writes) {
+  return SetCancelled(sweep_id, false, writes);
+}
+
+absl::Status Store::SetCancelled(const std::string& sweep_id, bool cancelled,
+                                 const std::vector<TrialWrite>& writes) {
   std::lock_guard lock(mu_);
   return InTransaction([&]() -> absl::Status {
     SCALELAW_ASSIGN_OR_RETURN(auto stmt,
-                              Statement("UPDATE sweeps SET cancelled = 1 WHERE sweep_id = ?"));
-    stmt->Bind(1, sweep_id);
+                              Statement("UPDATE sweeps SET cancelled = ? WHERE sweep_id = ?"));
+    stmt->Bind(1, int64_t{cancelled}).Bind(2, sweep_id);
     SCALELAW_RETURN_IF_ERROR(stmt->Run());
     if (sqlite3_changes(db_->handle()) != 1) {
       return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
@@ -235,6 +246,16 @@ absl::Status Store::CancelSweep(const std::string& sweep_id,
     for (const TrialWrite& write : writes) SCALELAW_RETURN_IF_ERROR(WriteTrial(write));
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<int64_t> Store::FirstAttemptStartMs(const std::string& sweep_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt, Statement("SELECT COALESCE(MIN(a.start_ms), 0) FROM attempts a "
+                           "JOIN trials t ON t.trial_id = a.trial_id WHERE t.sweep_id = ?"));
+  stmt->Bind(1, sweep_id);
+  SCALELAW_RETURN_IF_ERROR(stmt->Step().status());
+  return stmt->ColumnInt(0);
 }
 
 // --- trials ------------------------------------------------------------------
@@ -367,7 +388,7 @@ absl::Status Store::WriteTrial(const TrialWrite& write) {
       auto stmt,
       Statement("UPDATE trials SET state = ?, attempt = ?, worker_id = ?, lease_deadline_ms = ?, "
                 "result = ?, reason = ?, tokens_done = ?, latest_train_loss = ?, "
-                "latest_val_loss = ? WHERE trial_id = ?"));
+                "latest_val_loss = ?, resumed_after_attempt = ? WHERE trial_id = ?"));
   stmt->Bind(1, int64_t{trial.state()})
       .Bind(2, int64_t{trial.attempt()})
       .Bind(3, trial.worker_id())
@@ -381,7 +402,8 @@ absl::Status Store::WriteTrial(const TrialWrite& write) {
       .Bind(7, static_cast<int64_t>(trial.tokens_done()))
       .Bind(8, trial.latest_train_loss())
       .Bind(9, trial.latest_val_loss())
-      .Bind(10, trial.spec().trial_id());
+      .Bind(10, int64_t{trial.resumed_after_attempt()})
+      .Bind(11, trial.spec().trial_id());
   SCALELAW_RETURN_IF_ERROR(stmt->Run());
   if (sqlite3_changes(db_->handle()) != 1) {
     return absl::NotFoundError(absl::StrCat("no trial '", trial.spec().trial_id(), "'"));

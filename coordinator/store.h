@@ -72,7 +72,7 @@ struct SweepJob {
 class Store {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the store at `path`. A newer schema is refused.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
@@ -91,6 +91,11 @@ class Store {
   // Marks the sweep cancelled and applies `writes` (its trials' new states)
   // in one transaction.
   absl::Status CancelSweep(const std::string& sweep_id, const std::vector<TrialWrite>& writes);
+  // Clears the sweep's cancelled mark and applies `writes` (its requeued
+  // trials) in one transaction.
+  absl::Status ResumeSweep(const std::string& sweep_id, const std::vector<TrialWrite>& writes);
+  // When the sweep's first attempt started; 0 before any lease.
+  absl::StatusOr<int64_t> FirstAttemptStartMs(const std::string& sweep_id);
 
   // --- trials --------------------------------------------------------------
   absl::StatusOr<v1::Trial> GetTrial(const std::string& trial_id);  // NOT_FOUND
@@ -148,6 +153,8 @@ class Store {
   template <typename Fn>
   absl::Status InTransaction(Fn&& body);
   absl::Status WriteTrial(const TrialWrite& write);
+  absl::Status SetCancelled(const std::string& sweep_id, bool cancelled,
+                            const std::vector<TrialWrite>& writes);
   absl::StatusOr<std::vector<v1::Trial>> QueryTrials(const std::string& sql,
                                                      const std::vector<std::string>& args);
 

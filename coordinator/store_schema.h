@@ -83,7 +83,13 @@ CREATE TABLE sweep_jobs (
 );
 )sql";
 
+// Schema version 3: `sweep resume` requeues ended trials; attempts made
+// before it no longer count against max_attempts.
+inline constexpr char kSchemaV3[] = R"sql(
+ALTER TABLE trials ADD COLUMN resumed_after_attempt INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // The migrations in order: entry i takes a store from version i to i + 1.
-inline constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+inline constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
 
 }  // namespace scalelaw::coordinator

@@ -3,9 +3,20 @@
 #include <algorithm>
 #include <map>
 
+#include "sweeps/trial_builder.h"
+
 namespace scalelaw::coordinator {
 
-v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>& trials) {
+double EstimateSecondsLeft(double flops_done, double flops_total, SweepTimes times) {
+  const double elapsed_s = (times.now_ms - times.started_ms) / 1000.0;
+  if (times.started_ms <= 0 || elapsed_s <= 0 || flops_done <= 0 || flops_done >= flops_total) {
+    return 0;
+  }
+  return (flops_total - flops_done) * elapsed_s / flops_done;
+}
+
+v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>& trials,
+                         const std::vector<SweepJob>& jobs, SweepTimes times) {
   v1::Sweep out;
   out.set_sweep_id(sweep.sweep_id);
   out.set_name(sweep.name);
@@ -17,11 +28,25 @@ v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>&
   bool all_ended = true;
   uint64_t tokens_done = 0;
   uint64_t tokens_total = 0;
+  double flops_done = 0;
+  double flops_total = 0;
   for (const v1::Trial& trial : trials) {
     ++counts[trial.state()];
     all_ended = all_ended && IsEnded(trial.state());
-    tokens_total += trial.spec().tokens();
-    tokens_done += std::min(trial.tokens_done(), trial.spec().tokens());
+    const uint64_t tokens = trial.spec().tokens();
+    // An ended trial spent what it will ever spend: a FAILED one counts as
+    // done so the ETA covers only the work still ahead.
+    const uint64_t done = IsEnded(trial.state()) ? tokens : std::min(trial.tokens_done(), tokens);
+    tokens_total += tokens;
+    tokens_done += std::min(trial.tokens_done(), tokens);
+    // A WSD cooldown branch starts at its branch point (decay_start_tokens):
+    // only the tokens past it are work of its own.
+    const uint64_t start = trial.spec().wsd().decay_start_tokens();
+    const double cost = sweeps::TrialCost(trial.spec());
+    flops_total += cost;
+    if (tokens > start && done > start) {
+      flops_done += cost * static_cast<double>(done - start) / static_cast<double>(tokens - start);
+    }
   }
   for (const auto& [state, count] : counts) {
     v1::StateCount* entry = out.add_counts();
@@ -30,12 +55,22 @@ v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>&
   }
   out.set_tokens_done(tokens_done);
   out.set_tokens_total(tokens_total);
+  out.set_flops_done(flops_done);
+  out.set_flops_total(flops_total);
+  out.set_started_ms(times.started_ms);
+  for (const SweepJob& job : jobs) {
+    v1::LauncherJob* entry = out.add_jobs();
+    entry->set_launcher(job.launcher);
+    entry->set_job_id(job.job_id);
+    entry->set_submitted_ms(job.submitted_ms);
+  }
   if (sweep.cancelled) {
     out.set_state(v1::SWEEP_STATE_CANCELLED);
   } else if (all_ended) {
     out.set_state(v1::SWEEP_STATE_DONE);
   } else {
     out.set_state(v1::SWEEP_STATE_RUNNING);
+    out.set_eta_seconds(EstimateSecondsLeft(flops_done, flops_total, times));
   }
   return out;
 }

@@ -1,8 +1,10 @@
-// A sweep as the CLI sees it (v1::Sweep): counts per trial state, tokens
-// done and planned, and the sweep's state (RUNNING until every trial has
-// ended, then DONE; CANCELLED once cancelled).
+// A sweep as the CLI sees it (v1::Sweep): counts per trial state, tokens and
+// compute done and planned with an ETA, the jobs launched for it, and the
+// sweep's state (RUNNING until every trial has ended, then DONE; CANCELLED
+// once cancelled).
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "coordinator/store.h"
@@ -10,7 +12,19 @@
 
 namespace scalelaw::coordinator {
 
-// `trials` are the sweep's trials (Store::ListTrials). Pure function.
-v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>& trials);
+// What the summary needs beside the sweep and its trials.
+struct SweepTimes {
+  int64_t started_ms = 0;  // Store::FirstAttemptStartMs; 0: not started
+  int64_t now_ms = 0;
+};
+
+// `trials` are the sweep's trials (Store::ListTrials), `jobs` its recorded
+// launcher jobs. Pure function.
+v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>& trials,
+                         const std::vector<SweepJob>& jobs = {}, SweepTimes times = {});
+
+// Seconds left at the average compute rate since `started_ms`; 0 when
+// nothing is done yet, everything is, or the clock has not moved.
+double EstimateSecondsLeft(double flops_done, double flops_total, SweepTimes times);
 
 }  // namespace scalelaw::coordinator

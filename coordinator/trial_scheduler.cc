@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -286,7 +287,7 @@ absl::StatusOr<bool> TrialScheduler::FailTrial(const v1::FailTrialRequest& reque
       EndAttempt(trial, clock_->NowMs(), request.preempted() ? "preempted" : "failed", why);
   SCALELAW_ASSIGN_OR_RETURN(std::vector<AttemptRecord> attempts,
                             store_->ListAttempts(trial.spec().trial_id()));
-  const uint32_t counted = CountedAttempts(attempts);
+  const uint32_t counted = CountedAttempts(attempts, trial.resumed_after_attempt());
   const bool retry = request.preempted() ? counted <= kMaxPreemptions
                                          : request.retriable() && counted < max_attempts;
   trial.set_state(retry ? v1::TRIAL_STATE_PENDING : v1::TRIAL_STATE_FAILED);
@@ -327,6 +328,43 @@ absl::StatusOr<uint32_t> TrialScheduler::CancelSweep(const std::string& sweep_id
   return static_cast<uint32_t>(writes.size());
 }
 
+absl::StatusOr<ResumedSweep> TrialScheduler::ResumeSweep(const std::string& sweep_id) {
+  SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(sweep_id, "sweep_id"));
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(SweepRecord sweep, store_->GetSweep(sweep_id));
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store_->ListTrials(sweep_id));
+  std::map<std::string, v1::TrialState> states;
+  for (const v1::Trial& trial : trials) states[trial.spec().trial_id()] = trial.state();
+  ResumedSweep resumed;
+  resumed.was_idle = true;
+  std::vector<TrialWrite> writes;
+  std::vector<v1::TrialState> previous;
+  for (v1::Trial& trial : trials) {
+    if (!IsEnded(trial.state())) resumed.was_idle = false;
+    if (trial.state() != v1::TRIAL_STATE_FAILED && trial.state() != v1::TRIAL_STATE_CANCELLED)
+      continue;
+    // A cooldown branch of a diverged stable run has nothing to start from.
+    const std::string& stable = trial.spec().wsd().stable_trial_id();
+    if (!stable.empty() && states[stable] == v1::TRIAL_STATE_DIVERGED) continue;
+    previous.push_back(trial.state());
+    trial.set_reason(absl::StrCat("resumed after attempt ", trial.attempt(), " (was ",
+                                  v1::TrialState_Name(trial.state()), ": ", trial.reason(), ")"));
+    trial.set_state(v1::TRIAL_STATE_PENDING);
+    trial.set_resumed_after_attempt(trial.attempt());
+    trial.clear_worker_id();
+    trial.clear_result();
+    trial.set_lease_deadline_ms(0);
+    writes.push_back(TrialWrite{std::move(trial), std::nullopt});
+  }
+  if (writes.empty() && !sweep.cancelled) return resumed;
+  SCALELAW_RETURN_IF_ERROR(store_->ResumeSweep(sweep_id, writes));
+  for (size_t i = 0; i < writes.size(); ++i) {
+    observer_->OnTrialWritten(writes[i].trial, previous[i]);
+  }
+  resumed.requeued = static_cast<uint32_t>(writes.size());
+  return resumed;
+}
+
 absl::StatusOr<int> TrialScheduler::ExpireLeases() {
   std::lock_guard lock(mu_);
   const int64_t now_ms = clock_->NowMs();
@@ -347,7 +385,7 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
     auto attempt_row = EndAttempt(trial, now_ms, "lease_expired",
                                   absl::StrCat("no heartbeat from ", trial.worker_id()));
     const v1::TrialState previous = trial.state();
-    if (CountedAttempts(attempts) >= max_attempts) {
+    if (CountedAttempts(attempts, trial.resumed_after_attempt()) >= max_attempts) {
       trial.set_state(v1::TRIAL_STATE_FAILED);
       trial.set_reason(absl::StrCat("lease expired ", expiries, expiries == 1 ? " time" : " times",
                                     " (", trial.attempt(), " of ", max_attempts,
@@ -366,10 +404,11 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
   return expired;
 }
 
-uint32_t TrialScheduler::CountedAttempts(const std::vector<AttemptRecord>& attempts) {
+uint32_t TrialScheduler::CountedAttempts(const std::vector<AttemptRecord>& attempts,
+                                         uint32_t resumed_after_attempt) {
   uint32_t counted = 0;
   for (const AttemptRecord& a : attempts) {
-    if (a.outcome != "preempted") ++counted;
+    if (a.outcome != "preempted" && a.attempt > resumed_after_attempt) ++counted;
   }
   return counted;
 }

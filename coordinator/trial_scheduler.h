@@ -13,7 +13,8 @@
 //   the current attempt of the current holder; a stale caller gets
 //   keep_going=false / accepted=false / FAILED_PRECONDITION and nothing changes.
 // - Cancelling a sweep ends its unended trials as CANCELLED; holders learn it
-//   from their next heartbeat.
+//   from their next heartbeat. Resuming it puts FAILED and CANCELLED trials
+//   back to PENDING with a fresh max_attempts.
 //
 // Every change is committed to the Store before the method returns, so the
 // RPC layer may acknowledge it. "No trial available" is a normal result
@@ -49,6 +50,14 @@ struct SchedulerOptions {
   std::chrono::milliseconds retry_after{1000};
   // Attempts per trial when the sweep spec leaves max_attempts at 0.
   uint32_t default_max_attempts = 3;
+};
+
+// What ResumeSweep did.
+struct ResumedSweep {
+  uint32_t requeued = 0;  // FAILED and CANCELLED trials put back to PENDING
+  // No trial of the sweep was unended before: whatever workers it had are
+  // gone, so the caller should start new ones.
+  bool was_idle = false;
 };
 
 // Whether a metric point was new or a resend the store already held.
@@ -90,6 +99,12 @@ class TrialScheduler {
   // done; a done sweep stays DONE).
   absl::StatusOr<uint32_t> CancelSweep(const std::string& sweep_id);
 
+  // Puts the sweep's FAILED and CANCELLED trials back to PENDING (DIVERGED is
+  // a result and stays) and clears its cancelled mark, in one transaction.
+  // Their attempts so far stop counting against max_attempts; attempt
+  // numbers go on increasing, so stale workers of old attempts stay stale.
+  absl::StatusOr<ResumedSweep> ResumeSweep(const std::string& sweep_id);
+
   // Requeues or fails every trial whose lease deadline has passed. Returns how
   // many leases expired.
   absl::StatusOr<int> ExpireLeases();
@@ -104,9 +119,10 @@ class TrialScheduler {
  private:
   absl::StatusOr<uint32_t> MaxAttempts(const std::string& sweep_id);
   // Of a trial's attempts (ListAttempts), those that count against
-  // max_attempts: all but those the worker gave back preempted (the current,
-  // unended attempt included).
-  static uint32_t CountedAttempts(const std::vector<AttemptRecord>& attempts);
+  // max_attempts: all but those the worker gave back preempted and those made
+  // before the trial was last resumed (the current, unended attempt included).
+  static uint32_t CountedAttempts(const std::vector<AttemptRecord>& attempts,
+                                  uint32_t resumed_after_attempt);
   // A trial preempted this many times fails all the same: a cluster that
   // never lets it finish should not requeue it forever.
   static constexpr uint32_t kMaxPreemptions = 100;

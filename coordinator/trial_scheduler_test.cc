@@ -427,6 +427,84 @@ TEST_F(TrialSchedulerTest, BranchesOfAFailedStableRunFailWithIt) {
   EXPECT_TRUE(after.no_more_work());  // nothing is left waiting forever
 }
 
+// `sweep resume`: FAILED and CANCELLED trials go back to PENDING with a fresh
+// max_attempts; attempt numbers go on, so the old attempt stays stale.
+TEST_F(TrialSchedulerTest, ResumeRequeuesFailedAndCancelledTrials) {
+  const std::string sweep = Submit(/*max_attempts=*/1);
+  const std::string worker = Register();
+  const v1::LeaseTrialResponse first = Lease(worker);
+  const std::string failed_id = first.trial().trial_id();
+  v1::FailTrialRequest fail;
+  fail.set_worker_id(worker);
+  fail.set_trial_id(failed_id);
+  fail.set_attempt(1);
+  fail.set_reason("out of memory");
+  fail.set_retriable(true);
+  ASSERT_TRUE(*scheduler_->FailTrial(fail));
+  ASSERT_EQ(TrialOf(failed_id).state(), v1::TRIAL_STATE_FAILED);  // its one attempt used
+  const v1::LeaseTrialResponse second = Lease(worker);
+  ASSERT_TRUE(second.granted());
+  ASSERT_EQ(*scheduler_->CancelSweep(sweep), 1u);  // the other trial, while running
+
+  auto resumed = scheduler_->ResumeSweep(sweep);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->requeued, 2u);
+  EXPECT_TRUE(resumed->was_idle);  // nothing was running: start workers again
+  const std::vector<v1::Trial> requeued = *store_->ListTrials(sweep);
+  for (const v1::Trial& trial : requeued) {
+    EXPECT_EQ(trial.state(), v1::TRIAL_STATE_PENDING);
+    EXPECT_THAT(trial.reason(), HasSubstr("resumed after attempt 1"));
+    EXPECT_EQ(trial.resumed_after_attempt(), 1u);
+  }
+  const SweepRecord record = *store_->GetSweep(sweep);
+  EXPECT_FALSE(record.cancelled);
+  // The cancelled attempt's worker is still told to stop.
+  EXPECT_FALSE(Beat(worker, second).keep_going());
+  EXPECT_FALSE(*Complete(worker, second.trial().trial_id(), second.attempt()));
+
+  // A fresh max_attempts (1): the failed trial gets one more attempt.
+  const v1::LeaseTrialResponse again = Lease(worker, sweep);
+  ASSERT_EQ(again.trial().trial_id(), failed_id);
+  EXPECT_EQ(again.attempt(), 2u);
+  fail.set_attempt(2);
+  ASSERT_TRUE(*scheduler_->FailTrial(fail));
+  EXPECT_EQ(TrialOf(failed_id).state(), v1::TRIAL_STATE_FAILED);
+  const v1::LeaseTrialResponse other = Lease(worker, sweep);
+  ASSERT_EQ(other.trial().trial_id(), second.trial().trial_id());
+  ASSERT_TRUE(*Complete(worker, other.trial().trial_id(), other.attempt()));
+  EXPECT_EQ(TrialOf(other.trial().trial_id()).state(), v1::TRIAL_STATE_SUCCEEDED);
+
+  // Resuming again requeues only what has not succeeded; a running sweep is
+  // not idle.
+  const v1::LeaseTrialResponse busy = [&] {
+    auto again_resumed = scheduler_->ResumeSweep(sweep);
+    EXPECT_EQ(again_resumed->requeued, 1u);
+    return Lease(worker, sweep);
+  }();
+  ASSERT_TRUE(busy.granted());
+  EXPECT_EQ(busy.attempt(), 3u);
+  auto while_running = scheduler_->ResumeSweep(sweep);
+  EXPECT_EQ(while_running->requeued, 0u);
+  EXPECT_FALSE(while_running->was_idle);
+  EXPECT_TRUE(absl::IsNotFound(scheduler_->ResumeSweep("no-such-sweep").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(scheduler_->ResumeSweep("").status()));
+}
+
+// DIVERGED is a result: resume leaves it, and the branches of a diverged WSD
+// stable run, which have nothing to start from.
+TEST_F(TrialSchedulerTest, ResumeLeavesDivergedRunsAndTheirBranches) {
+  const std::string sweep = SubmitWsd(*scheduler_);
+  const std::string a = Register();
+  const v1::LeaseTrialResponse stable = Lease(a);
+  ASSERT_TRUE(*Complete(a, stable.trial().trial_id(), stable.attempt(), 9.0, /*diverged=*/true));
+  auto resumed = scheduler_->ResumeSweep(sweep);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->requeued, 0u);
+  EXPECT_EQ(TrialOf(stable.trial().trial_id()).state(), v1::TRIAL_STATE_DIVERGED);
+  EXPECT_EQ(TrialOf(sweep + "-t001").state(), v1::TRIAL_STATE_FAILED);
+  EXPECT_TRUE(Lease(a).no_more_work());
+}
+
 TEST_F(TrialSchedulerTest, RenewLiveLeasesAfterRestart) {
   Submit();
   const std::string worker = Register();

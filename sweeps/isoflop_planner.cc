@@ -40,7 +40,7 @@ absl::StatusOr<std::vector<v1::TrialSpec>> PlanIsoflop(const v1::SweepSpec& spec
       const ParamCounts counts = CountParams(shape);
       const double flops_per_token = plan.flops() == "6n" ? FlopsPerToken6N(counts.total)
                                                           : FlopsPerToken(shape, counts.total);
-      const uint64_t tokens_per_step = uint64_t{spec.training().batch_size()} * shape.n_ctx();
+      const uint64_t tokens_per_step = TokensPerStep(spec.training(), shape);
       const double steps = std::round(budget / flops_per_token / static_cast<double>(tokens_per_step));
       if (steps < 1) {
         return absl::InvalidArgumentError(absl::StrCat(

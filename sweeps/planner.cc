@@ -37,13 +37,13 @@ absl::StatusOr<std::vector<v1::TrialSpec>> PlanGrid(const v1::SweepSpec& spec,
   for (int m = 0; m < spec.models_size(); ++m) {
     const v1::ModelShape shape = ResolveShape(spec, spec.models(m));
     const ParamCounts counts = CountParams(shape);
-    const uint64_t tokens_per_step = uint64_t{spec.training().batch_size()} * shape.n_ctx();
+    const uint64_t tokens_per_step = TokensPerStep(spec.training(), shape);
     const std::vector<uint64_t> budgets = TokenBudgets(spec, counts.total);
     for (size_t t = 0; t < budgets.size(); ++t) {
       if (budgets[t] < tokens_per_step) {
         return absl::InvalidArgumentError(absl::StrCat(
             BudgetField(spec, t), ": must be at least one optimiser step of models[", m,
-            "] (batch_size x n_ctx = ", tokens_per_step, " tokens), got ", budgets[t]));
+            "] (batch size x n_ctx = ", tokens_per_step, " tokens), got ", budgets[t]));
       }
       for (uint64_t seed : spec.seeds()) {
         const double target = spec.models(m).has_target_params() ? spec.models(m).target_params() : 0;

@@ -65,6 +65,10 @@ TEST(SpecSchemaTest, SchemaAndParserKnowTheSameKeys) {
     EXPECT_EQ(SchemaKeys(launcher.at(section)),
               ParserKeys(base + "launcher:\n  " + section + ":\n    not_a_key: 1\n"));
   }
+  const nlohmann::json& batch_rule = top.at("training").at("properties").at("batch_rule");
+  EXPECT_EQ(SchemaKeys(batch_rule), ParserKeys(base + "training:\n  batch_rule:\n    not_a_key: 1\n"));
+  EXPECT_EQ(SchemaKeys(batch_rule.at("properties").at("critical_batch").at("items")),
+            ParserKeys(base + "training:\n  batch_rule:\n    critical_batch: [{not_a_key: 1}]\n"));
   const nlohmann::json& sizes = top.at("models").at("items").at("oneOf");
   EXPECT_EQ(SchemaKeys(sizes.at(2).at("properties").at("shape")),
             ParserKeys("name: s\nmodels: [{shape: {not_a_key: 1}}]\ntokens: [1e6]\n"));

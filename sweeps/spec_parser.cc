@@ -230,6 +230,25 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
       {"tokenizer", StringField(r, [data](std::string v) { data->set_tokenizer(std::move(v)); })},
       {"val_fraction", NumberField(r, [data](double v) { data->set_val_fraction(v); })},
   };
+  v1::BatchRule* batch_rule = train->mutable_batch_rule();
+  const FieldTable batch_rule_fields = {
+      {"critical_batch",
+       [&r, batch_rule](const YAML::Node& n, const std::string& p) -> absl::Status {
+         SCALELAW_RETURN_IF_ERROR(r.ExpectSequence(n, p));
+         for (size_t i = 0; i < n.size(); ++i) {
+           v1::CriticalBatchPoint* point = batch_rule->add_critical_batch();
+           const FieldTable point_fields = {
+               {"params", NumberField(r, [point](double v) { point->set_params(v); })},
+               {"batch", NumberField(r, [point](double v) { point->set_batch(v); })},
+           };
+           SCALELAW_RETURN_IF_ERROR(ReadFields(r, n[i], absl::StrCat(p, "[", i, "]"), point_fields));
+         }
+         return absl::OkStatus();
+       }},
+      {"fraction", NumberField(r, [batch_rule](double v) { batch_rule->set_fraction(v); })},
+      {"min_batch", WholeField(r, [batch_rule](uint32_t v) { batch_rule->set_min_batch(v); })},
+      {"max_batch", WholeField(r, [batch_rule](uint32_t v) { batch_rule->set_max_batch(v); })},
+  };
   const FieldTable training_fields = {
       {"batch_size", WholeField(r, [train](uint32_t v) { train->set_batch_size(v); })},
       {"micro_batches", WholeField(r, [train](uint32_t v) { train->set_micro_batches(v); })},
@@ -243,6 +262,10 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
        StringField(r, [train](std::string v) { train->set_checkpoint_dir(std::move(v)); })},
       {"checkpoint_every_steps",
        WholeField(r, [train](uint32_t v) { train->set_checkpoint_every_steps(v); })},
+      {"batch_rule",
+       [&r, &batch_rule_fields](const YAML::Node& n, const std::string& p) {
+         return ReadFields(r, n, p, batch_rule_fields);
+       }},
   };
   v1::LauncherConfig* launcher = spec->mutable_launcher();
   v1::Resources* resources = launcher->mutable_resources();
@@ -282,6 +305,9 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
                    [kubernetes](std::string v) { kubernetes->set_service_account(std::move(v)); })},
       {"token_secret",
        StringField(r, [kubernetes](std::string v) { kubernetes->set_token_secret(std::move(v)); })},
+      {"image_pull_policy",
+       StringField(r,
+                   [kubernetes](std::string v) { kubernetes->set_image_pull_policy(std::move(v)); })},
   };
   const FieldTable launcher_fields = {
       {"kind", StringField(r, [launcher](std::string v) { launcher->set_kind(std::move(v)); })},

@@ -1,5 +1,6 @@
 #include "sweeps/spec_validator.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -91,7 +92,40 @@ absl::Status ValidateData(const v1::DataConfig& data) {
   return InRange("data.val_fraction", data.val_fraction(), 0.001, 0.5);
 }
 
+absl::Status ValidateBatchRule(const v1::TrainingConfig& t) {
+  const v1::BatchRule& rule = t.batch_rule();
+  if (rule.critical_batch_size() == 0) {
+    if (rule.fraction() != 0 || rule.min_batch() != 0 || rule.max_batch() != 0) {
+      return absl::InvalidArgumentError(
+          "training.batch_rule.critical_batch: required with the batch rule's other fields "
+          "(a list of {params, batch} measured critical batch sizes, e.g. from `scalelaw sweep "
+          "critical-batch`)");
+    }
+    return absl::OkStatus();
+  }
+  for (int i = 0; i < rule.critical_batch_size(); ++i) {
+    const std::string field = absl::StrCat("training.batch_rule.critical_batch[", i, "]");
+    SCALELAW_RETURN_IF_ERROR(InRange(field + ".params", rule.critical_batch(i).params(), 1, 1e15));
+    SCALELAW_RETURN_IF_ERROR(InRange(field + ".batch", rule.critical_batch(i).batch(), 1e-3, 1e9));
+  }
+  if (rule.fraction() != 0) {
+    SCALELAW_RETURN_IF_ERROR(InRange("training.batch_rule.fraction", rule.fraction(), 0.01, 100));
+  }
+  SCALELAW_RETURN_IF_ERROR(InRange("training.batch_rule.min_batch", rule.min_batch(), 0, 1 << 20));
+  SCALELAW_RETURN_IF_ERROR(InRange("training.batch_rule.max_batch", rule.max_batch(), 0, 1 << 20));
+  if (rule.max_batch() != 0) {
+    const uint32_t lo = std::max(rule.min_batch(), std::max(t.micro_batches(), 1u));
+    if (rule.max_batch() < lo) {
+      return Invalid("training.batch_rule.max_batch",
+                     absl::StrCat("must be at least min_batch and micro_batches (", lo, ")"),
+                     rule.max_batch());
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateTraining(const v1::TrainingConfig& t) {
+  SCALELAW_RETURN_IF_ERROR(ValidateBatchRule(t));
   SCALELAW_RETURN_IF_ERROR(InRange("training.batch_size", t.batch_size(), 1, 1 << 20));
   SCALELAW_RETURN_IF_ERROR(InRange("training.micro_batches", t.micro_batches(), 1, t.batch_size()));
   if (t.batch_size() % t.micro_batches() != 0) {
@@ -242,7 +276,19 @@ absl::Status ValidateLauncher(const v1::LauncherConfig& launcher) {
   SCALELAW_RETURN_IF_ERROR(OneToken("launcher.kubernetes.namespace", kubernetes.namespace_()));
   SCALELAW_RETURN_IF_ERROR(
       OneToken("launcher.kubernetes.service_account", kubernetes.service_account()));
-  return OneToken("launcher.kubernetes.token_secret", kubernetes.token_secret());
+  SCALELAW_RETURN_IF_ERROR(
+      OneToken("launcher.kubernetes.token_secret", kubernetes.token_secret()));
+  if (!kubernetes.image_pull_policy().empty()) {
+    SCALELAW_RETURN_IF_ERROR(OneOf("launcher.kubernetes.image_pull_policy",
+                                   kubernetes.image_pull_policy(),
+                                   {"Always", "IfNotPresent", "Never"}));
+  }
+  if (kind == "kubernetes" && kubernetes.image().empty()) {
+    return absl::InvalidArgumentError(
+        "launcher.kubernetes.image: required with launcher.kind kubernetes (the worker image, "
+        "e.g. registry.example.org/scalelaw:0.3)");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "sweeps/trial_builder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -30,6 +31,39 @@ double ScaledLearningRate(const v1::OptimizerConfig& optimizer, double params) {
          std::pow(params / optimizer.lr_reference_params(), -optimizer.lr_exponent());
 }
 
+uint32_t BatchSizeFor(const v1::TrainingConfig& training, double params) {
+  const v1::BatchRule& rule = training.batch_rule();
+  if (rule.critical_batch_size() == 0) return training.batch_size();
+  // Least squares of log B on log N; with one size (or one N) the slope is 0.
+  const double n = rule.critical_batch_size();
+  double mean_x = 0, mean_y = 0;
+  for (const v1::CriticalBatchPoint& point : rule.critical_batch()) {
+    mean_x += std::log(point.params()) / n;
+    mean_y += std::log(point.batch()) / n;
+  }
+  double sxx = 0, sxy = 0;
+  for (const v1::CriticalBatchPoint& point : rule.critical_batch()) {
+    const double dx = std::log(point.params()) - mean_x;
+    sxx += dx * dx;
+    sxy += dx * (std::log(point.batch()) - mean_y);
+  }
+  const double slope = sxx > 0 ? sxy / sxx : 0;
+  const double critical = std::exp(mean_y + slope * (std::log(params) - mean_x));
+  const double fraction = rule.fraction() > 0 ? rule.fraction() : 1;
+  const uint32_t step = std::max(training.micro_batches(), 1u);
+  const uint32_t lo = std::max(rule.min_batch(), step);
+  const uint32_t hi = rule.max_batch() > 0 ? rule.max_batch() : (1u << 20);
+  const double multiples = std::max(1.0, std::round(fraction * critical / step));
+  const double batch = std::clamp(multiples * step, static_cast<double>(lo), static_cast<double>(hi));
+  // Clamping may leave a bound that micro_batches does not divide.
+  return static_cast<uint32_t>(batch) / step * step;
+}
+
+uint64_t TokensPerStep(const v1::TrainingConfig& training, const v1::ModelShape& shape) {
+  const double params = static_cast<double>(CountParams(shape).total);
+  return uint64_t{BatchSizeFor(training, params)} * shape.n_ctx();
+}
+
 uint64_t StepsFor(uint64_t tokens, uint64_t tokens_per_step) {
   return (tokens + tokens_per_step - 1) / tokens_per_step;
 }
@@ -49,6 +83,10 @@ v1::TrialSpec MakeTrial(const v1::SweepSpec& spec, std::string_view sweep_id,
       ScaledLearningRate(spec.optimizer(), static_cast<double>(counts.total)));
   *trial.mutable_data() = spec.data();
   *trial.mutable_training() = spec.training();
+  // The worker runs the batch the rule gives; the rule itself stays with the sweep.
+  trial.mutable_training()->set_batch_size(
+      BatchSizeFor(spec.training(), static_cast<double>(counts.total)));
+  trial.mutable_training()->clear_batch_rule();
   trial.set_params(counts.total);
   trial.set_non_embedding_params(counts.non_embedding);
   trial.set_flops(FlopsPerToken(shape, counts.total) * static_cast<double>(tokens));

@@ -24,6 +24,16 @@ std::string TrialId(std::string_view sweep_id, size_t index);
 // lr(N) = lr * (N / lr_reference_params)^(-lr_exponent), N the total count.
 double ScaledLearningRate(const v1::OptimizerConfig& optimizer, double params);
 
+// Sequences per optimiser step for a model of `params` parameters:
+// training.batch_size, or with training.batch_rule the fraction of the
+// critical batch size fitted through its measured points (a power law in N,
+// least squares in log-log; one point: a constant), rounded to a multiple of
+// micro_batches and clamped to [min_batch, max_batch].
+uint32_t BatchSizeFor(const v1::TrainingConfig& training, double params);
+
+// Tokens per optimiser step of `shape` under `training` (BatchSizeFor x n_ctx).
+uint64_t TokensPerStep(const v1::TrainingConfig& training, const v1::ModelShape& shape);
+
 // Optimiser steps of `tokens` tokens in steps of `tokens_per_step`, rounded up.
 uint64_t StepsFor(uint64_t tokens, uint64_t tokens_per_step);
 

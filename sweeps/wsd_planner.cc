@@ -22,7 +22,7 @@ absl::StatusOr<std::vector<v1::TrialSpec>> PlanWsd(const v1::SweepSpec& spec,
     const v1::ModelShape shape = ResolveShape(spec, spec.models(m));
     const ParamCounts counts = CountParams(shape);
     const double target = spec.models(m).has_target_params() ? spec.models(m).target_params() : 0;
-    const uint64_t tokens_per_step = uint64_t{spec.training().batch_size()} * shape.n_ctx();
+    const uint64_t tokens_per_step = TokensPerStep(spec.training(), shape);
     std::vector<uint64_t> budgets = TokenBudgets(spec, counts.total);
     std::sort(budgets.begin(), budgets.end());
     budgets.erase(std::unique(budgets.begin(), budgets.end()), budgets.end());

@@ -55,6 +55,25 @@ print("plan: isoflop %d trials, wsd %d stable + %d branches, grid %d" %
       (len(iso["trials"]), len(stable), len(branches), len(grid["trials"])))
 PY
 
+# A batch rule from measured critical batch sizes: each size trains at the
+# power law through the measured points (12 sequences at 1e5, 40 at 1e6),
+# rounded to an even batch (micro_batches 2) within [8, 256].
+"$scalelaw" sweep plan "$examples/batch_rule.yaml" --json > "$dir/batch.json"
+/usr/bin/python3 - "$dir/batch.json" <<'PY'
+import json, math, sys
+trials = json.load(open(sys.argv[1]))["trials"]
+assert len(trials) == 3, trials
+slope = math.log(40 / 12) / math.log(10)
+for t in trials:
+    b = t["batch_size"]
+    want = 12 * (t["params"] / 1e5) ** slope
+    assert b % 2 == 0 and 8 <= b <= 256, t
+    assert abs(b - want) <= 1.0 + 1e-9, (b, want, t["params"])
+batches = [t["batch_size"] for t in sorted(trials, key=lambda t: t["params"])]
+assert batches == sorted(batches) and batches[0] < batches[-1], batches
+print("plan: batch rule", batches)
+PY
+
 # A design that mixes an IsoFLOP plan with a model list is refused.
 cat > "$dir/bad.yaml" <<'YAML'
 name: bad

@@ -70,13 +70,22 @@ assert jobs["apiGroups"] == ["batch"] and {"create", "delete", "watch"} <= set(j
 binding = objs[("RoleBinding", "sl-launcher")]
 assert binding["subjects"][0]["name"] == "scalelaw" and binding["roleRef"]["name"] == "sl-launcher"
 assert ("ServiceAccount", "scalelaw") in objs
+# The token: a Secret the coordinator reads, named as worker Jobs expect it.
+secret = objs[("Secret", "scalelaw-token")]
+assert set(secret["stringData"]) == {"token"}, secret
+token_env = {e["name"]: e for e in c["env"]}["SCALELAW_TOKEN"]
+assert token_env["valueFrom"]["secretKeyRef"] == {"name": "scalelaw-token", "key": "token"}
 
 # Values given at install reach the objects.
 custom = copy.deepcopy(defaults)
 custom["image"]["tag"] = "2.0"
 custom["coordinator"]["grpcPort"] = 6000
 custom["persistence"]["storageClass"] = "fast-ssd"
+custom["token"] = {"secretName": "site-token", "create": False, "value": ""}
 objs = objects(custom, {"Name": "x", "Namespace": "default"})
+assert not any(kind == "Secret" for kind, _ in objs), "create: false must not render a Secret"
+c = objs[("Deployment", "x-coordinator")]["spec"]["template"]["spec"]["containers"][0]
+assert c["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "site-token", c["env"]
 c = objs[("Deployment", "x-coordinator")]["spec"]["template"]["spec"]["containers"][0]
 assert c["image"].endswith(":2.0") and c["ports"][0]["containerPort"] == 6000
 assert objs[("PersistentVolumeClaim", "x-store")]["spec"]["storageClassName"] == "fast-ssd"

@@ -23,6 +23,7 @@ schema = json.load(open(f"{root}/sweeps/schema/sweep.schema.json"))
 jsonschema.Draft202012Validator.check_schema(schema)
 validator = jsonschema.Draft202012Validator(schema)
 good = [f"{root}/sweeps/quickstart.yaml", f"{root}/tests/fixtures/tiny_sweep.yaml",
+        f"{root}/tests/fixtures/k8s_sweep.yaml",
         f"{root}/tests/fixtures/kill_sweep.yaml"] + sorted(glob.glob(f"{root}/sweeps/examples/*.yaml"))
 for path in good:
     errors = list(validator.iter_errors(load(path)))

@@ -5,11 +5,15 @@
 //                   [--checkpoint-dir DIR]
 //   scalelaw-worker train ...   one trial, no coordinator (worker/train_command.h)
 //
-// Exit status: 0 when (with --exit-when-idle) out of work, or stopped when
-// its sweep has no work left; 75 (EX_TEMPFAIL) when stopped by a signal while
-// its sweep still has work, so a launcher should start it again (the Slurm
-// batch script requeues its task on 75); 1 when the coordinator could not be
-// reached or refused the worker; 2 on bad flags.
+// Exit status (proto/worker_exit.h): 0 when (with --exit-when-idle) out of
+// work, or stopped when its sweep has no work left; 75 (EX_TEMPFAIL) when
+// stopped by a signal while its sweep still has work, so a launcher should
+// start it again (the Slurm batch script requeues its task on 75); 1 when the
+// coordinator could not be reached; 3 when it refused the worker for good
+// (wrong token, unknown sweep); 2 on bad flags.
+//
+// The coordinator token comes from --token-file, $SCALELAW_TOKEN_FILE or
+// $SCALELAW_TOKEN (proto/coordinator_token.h).
 //
 // SIGTERM (a Slurm pre-timeout signal forwarded by the batch script, Slurm
 // preemption, scancel, Kubernetes, a launcher's stop) and SIGINT stop the
@@ -23,6 +27,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -30,6 +35,8 @@
 #include <string_view>
 #include <thread>
 
+#include "proto/coordinator_token.h"
+#include "proto/worker_exit.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/spdlog.h"
 #include "worker/train_command.h"
@@ -38,8 +45,13 @@
 
 namespace {
 
-// sysexits.h EX_TEMPFAIL: "try again later" (coordinator/slurm_launcher.h).
-constexpr int kExitStoppedWithWorkLeft = 75;
+namespace worker_exit = scalelaw::worker_exit;
+
+// Errors a restart cannot cure.
+bool IsRefusal(const absl::Status& status) {
+  return absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status) ||
+         absl::IsNotFound(status) || absl::IsInvalidArgument(status);
+}
 
 }  // namespace
 
@@ -53,6 +65,7 @@ int main(int argc, char** argv) {
   CLI::App app{"scalelaw-worker: leases trials from a scalelaw coordinator and trains them"};
   app.footer("\n`scalelaw-worker train --help`: train one trial locally, without a coordinator.");
   std::string coordinator;
+  std::string token_file;
   scalelaw::worker::WorkerOptions options;
   double connect_timeout_s = 60;
   app.add_option("--coordinator", coordinator, "coordinator address, HOST:PORT")->required();
@@ -62,6 +75,9 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-dir", options.checkpoint_dir,
                  "checkpoint trials under DIR/<trial_id>/ and resume from there "
                  "(default: each trial's training.checkpoint_dir)");
+  app.add_option("--token-file", token_file,
+                 "file holding the coordinator token (default: $SCALELAW_TOKEN_FILE, "
+                 "else $SCALELAW_TOKEN)");
   app.add_flag("--exit-when-idle", options.exit_when_idle,
                "exit once the coordinator has no more work");
   app.add_option("--connect-timeout-s", connect_timeout_s,
@@ -75,7 +91,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;  // --help is a ParseError too
+    return app.exit(e) == 0 ? worker_exit::kDone : worker_exit::kBadFlags;  // --help too
+  }
+  const absl::StatusOr<std::string> token = scalelaw::LoadCoordinatorToken(token_file);
+  if (!token.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(token.status().message()).c_str());
+    return worker_exit::kBadFlags;
   }
   options.connect_timeout = absl::Seconds(connect_timeout_s);
 
@@ -90,7 +111,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto channel = grpc::CreateChannel(coordinator, grpc::InsecureChannelCredentials());
+  auto channel = scalelaw::CoordinatorChannel(coordinator, *token);
   scalelaw::worker::WorkerClient client(options, channel);
   std::atomic<bool> stopped_by_signal{false};
   std::thread([&client, &stopped_by_signal, signals] {
@@ -113,15 +134,20 @@ int main(int argc, char** argv) {
   spdlog::info("coordinator {}, sweep {}, threads {}", coordinator,
                options.sweep_id.empty() ? "any" : options.sweep_id, options.threads);
   const absl::Status status = client.Run();
+  if (!status.ok() && IsRefusal(status)) {
+    spdlog::error("{}; exiting {}: restarting this worker cannot help", status.ToString(),
+                  worker_exit::kRefused);
+    return worker_exit::kRefused;
+  }
   if (!status.ok()) {
     spdlog::error("{}", status.ToString());
-    return 1;
+    return worker_exit::kUnavailable;
   }
   if (stopped_by_signal.load() && client.WorkRemains()) {
     spdlog::info("stopped with work left in the sweep; exiting {} so a launcher restarts it",
-                 kExitStoppedWithWorkLeft);
-    return kExitStoppedWithWorkLeft;
+                 worker_exit::kStoppedWithWorkLeft);
+    return worker_exit::kStoppedWithWorkLeft;
   }
   if (stopped_by_signal.load()) spdlog::info("stopped; the sweep has no work left, exiting 0");
-  return 0;
+  return worker_exit::kDone;
 }

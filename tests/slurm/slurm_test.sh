@@ -287,6 +287,8 @@ ok=$(submit "$work/ok.yaml")
 log "submitted sweep $ok: job $(store "$ok" "jobs()"), squeue: $(squeue -h -n "scalelaw-$ok" -o '%i:%T' | tr '\n' ' ')"
 [ "$(store "$ok" "len(jobs())")" = 1 ] || fail "sweep $ok: expected one recorded Slurm job"
 job=$(store "$ok" "jobs()[0]")
+"$scalelaw" sweep status "$ok" -c "$coordinator_address" | grep "jobs: slurm $job\$" > /dev/null ||
+  fail "sweep status does not show Slurm job $job"
 job_info=$(scontrol show job "$job")
 [[ "$job_info" == *"Requeue=1"* ]] || fail "job $job is not requeueable: $job_info"
 log "job $job: $(grep -o 'ArrayTaskId=[^ ]*' <<<"$job_info" | head -1)"
