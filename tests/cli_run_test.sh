@@ -79,4 +79,43 @@ print("ok")
 PY
 )
 [ "$export_check" = ok ] || { echo "FAIL: sweep export: $export_check"; exit 1; }
+
+# `sweep critical-batch`: one measured noise scale per size, and the block it
+# prints makes a spec that plans each size at (about) that batch.
+"$scalelaw" sweep critical-batch "$sweep_id" --db "$out/state.db" --json > "$out/bcrit.json"
+"$scalelaw" sweep critical-batch "$sweep_id" --db "$out/state.db" > "$out/bcrit.txt"
+{ sed -n '/^training:/,$p' "$out/bcrit.txt" | sed '1d'; } > "$out/rule.yaml"
+cat > "$out/follow_up.yaml" <<YAML
+name: follow-up
+context: 32
+models: [{shape: {n_layer: 1, d_model: 32, n_head: 1}}, {shape: {n_layer: 2, d_model: 64, n_head: 2}}]
+tokens: [1.0e6]
+training:
+  micro_batches: 2
+$(cat "$out/rule.yaml")
+YAML
+"$scalelaw" sweep plan "$out/follow_up.yaml" --json > "$out/follow_up.json"
+bcrit_check=$(/usr/bin/python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+sizes = json.load(open(f"{out}/bcrit.json"))
+assert len(sizes) == 3 and all(s["trials"] == 2 for s in sizes), sizes
+assert all(s["critical_batch"] > 0 and s["critical_batch_unit"] == "sequences" for s in sizes), sizes
+import math
+# The planner's batch is the least-squares power law through the measured
+# points (as printed, 4 significant digits), rounded to a multiple of 2.
+xs = [math.log(s["params"]) for s in sizes]
+ys = [math.log(float("%.4g" % s["critical_batch"])) for s in sizes]
+mx, my = sum(xs) / 3, sum(ys) / 3
+slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+trials = json.load(open(f"{out}/follow_up.json"))["trials"]
+assert len(trials) == 2, trials
+for t in trials:
+    fitted = math.exp(my + slope * (math.log(t["params"]) - mx))
+    want = max(2, 2 * round(fitted / 2))
+    assert t["batch_size"] == want, (t["params"], t["batch_size"], fitted)
+print("ok")
+PY
+)
+[ "$bcrit_check" = ok ] || { echo "FAIL: sweep critical-batch: $bcrit_check"; cat "$out/bcrit.txt"; exit 1; }
 echo "run end to end: ok"
