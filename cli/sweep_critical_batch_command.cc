@@ -57,7 +57,7 @@ void AddSweepCriticalBatchCommand(CLI::App& sweep, std::shared_ptr<const SweepGr
                                   int* exit_code) {
   struct Args {
     std::string sweep_id;
-    SweepSource source;
+    std::string db;  // empty: the coordinator
     bool json = false;
   };
   auto args = std::make_shared<Args>();
@@ -70,15 +70,11 @@ void AddSweepCriticalBatchCommand(CLI::App& sweep, std::shared_ptr<const SweepGr
       "Reads --db, or asks the coordinator.\n\n"
       "Example: scalelaw sweep critical-batch pilot-1 --db runs/pilot/state.db");
   cmd->add_option("sweep_id", args->sweep_id, "Sweep id")->required();
-  cmd->add_option("--db", args->source.db,
+  cmd->add_option("--db", args->db,
                   "the coordinator's store (SQLite file); without it, ask the coordinator");
   cmd->add_flag("--json", args->json, "print JSON instead of the table and YAML");
   cmd->callback([args, group, exit_code] {
-    if (args->source.db.empty()) {
-      args->source.coordinator = group->coordinator;
-      args->source.token_file = group->token_file;
-    }
-    absl::StatusOr<SweepData> data = LoadSweep(args->sweep_id, args->source, false);
+    absl::StatusOr<SweepData> data = LoadSweep(args->sweep_id, SourceOf(args->db, *group), false);
     if (!data.ok()) {
       std::fprintf(stderr, "error: %s\n", std::string(data.status().message()).c_str());
       *exit_code = absl::IsNotFound(data.status()) ? 2 : 1;

@@ -24,7 +24,7 @@ namespace {
 
 struct ExportArgs {
   std::string sweep_id;
-  SweepSource source;
+  std::string db;  // empty: the coordinator
   std::string format = "csv";
   std::string out;  // empty: stdout
   bool all_points = false;
@@ -81,8 +81,8 @@ std::string CsvCell(const nlohmann::ordered_json& value) {
   return value.dump();
 }
 
-absl::Status Export(const ExportArgs& args, std::ostream& out) {
-  SCALELAW_ASSIGN_OR_RETURN(SweepData data, LoadSweep(args.sweep_id, args.source, true));
+absl::Status Export(const ExportArgs& args, const SweepSource& source, std::ostream& out) {
+  SCALELAW_ASSIGN_OR_RETURN(SweepData data, LoadSweep(args.sweep_id, source, true));
   std::map<std::string, std::vector<const v1::MetricPoint*>> points_of;
   for (const v1::MetricPoint& point : data.metrics) points_of[point.trial_id()].push_back(&point);
   if (args.format == "csv") {
@@ -121,7 +121,7 @@ void AddSweepExportCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlag
       "Example: scalelaw sweep export quickstart-1 --db runs/quickstart/state.db "
       "--format csv --out points.csv");
   cmd->add_option("sweep_id", args->sweep_id, "Sweep id")->required();
-  cmd->add_option("--db", args->source.db,
+  cmd->add_option("--db", args->db,
                   "the coordinator's store (SQLite file); without it, ask the coordinator");
   cmd->add_option("--format", args->format, "csv (default) or jsonl")
       ->check(CLI::IsMember({"csv", "jsonl"}));
@@ -129,10 +129,6 @@ void AddSweepExportCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlag
   cmd->add_flag("--all-points", args->all_points,
                 "every streamed point (training-loss logs too), not only evaluations");
   cmd->callback([args, group, exit_code] {
-    if (args->source.db.empty()) {
-      args->source.coordinator = group->coordinator;
-      args->source.token_file = group->token_file;
-    }
     std::ofstream file;
     if (!args->out.empty()) {
       file.open(args->out);
@@ -143,7 +139,7 @@ void AddSweepExportCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlag
       }
     }
     std::ostream& out = args->out.empty() ? std::cout : file;
-    if (absl::Status s = Export(*args, out); !s.ok()) {
+    if (absl::Status s = Export(*args, SourceOf(args->db, *group), out); !s.ok()) {
       std::fprintf(stderr, "error: %s\n", std::string(s.message()).c_str());
       *exit_code = s.code() == absl::StatusCode::kNotFound ? 2 : 1;
       return;

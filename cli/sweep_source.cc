@@ -76,6 +76,11 @@ absl::StatusOr<SweepData> LoadFromCoordinator(const std::string& sweep_id,
 
 }  // namespace
 
+SweepSource SourceOf(const std::string& db, const SweepGroupFlags& group) {
+  if (!db.empty()) return SweepSource{db, "", ""};
+  return SweepSource{"", group.coordinator, group.token_file};
+}
+
 absl::StatusOr<SweepData> LoadSweep(const std::string& sweep_id, const SweepSource& source,
                                     bool with_metrics) {
   if (!source.db.empty() && !source.coordinator.empty()) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "cli/commands.h"
 #include "scalelaw/v1/coordinator.pb.h"
 
 namespace scalelaw::cli {
@@ -28,6 +29,10 @@ struct SweepData {
   std::vector<v1::MetricPoint> metrics;
   std::string source;  // "sweep ID in FILE" / "sweep ID at HOST:PORT", for messages
 };
+
+// The `sweep` subcommands' source: the store file `db` when given, else the
+// group's coordinator and token.
+SweepSource SourceOf(const std::string& db, const SweepGroupFlags& group);
 
 // `sweep_id` may be empty with a store that holds exactly one sweep. Errors
 // name the flag: NOT_FOUND for a missing store file or sweep,

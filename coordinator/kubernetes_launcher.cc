@@ -6,12 +6,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <fstream>
-#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "coordinator/launch_file.h"
 #include "coordinator/subprocess.h"
 #include "proto/worker_exit.h"
 
@@ -204,24 +203,10 @@ std::filesystem::path KubernetesLauncher::ManifestPath(const std::string& sweep_
 }
 
 absl::StatusOr<std::vector<std::string>> KubernetesLauncher::Launch(const SweepLaunch& launch) {
-  if (launch.sweep_id.empty() || launch.sweep_id.find('/') != std::string::npos ||
-      launch.sweep_id == "." || launch.sweep_id == "..") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("sweep_id: must be a plain name, got '", launch.sweep_id, "'"));
-  }
+  SCALELAW_RETURN_IF_ERROR(RequirePlainSweepId(launch.sweep_id));
   SCALELAW_ASSIGN_OR_RETURN(std::string manifest, JobManifest(launch, options_.worker_program));
   const std::filesystem::path path = std::filesystem::absolute(ManifestPath(launch.sweep_id));
-  std::error_code error;
-  std::filesystem::create_directories(path.parent_path(), error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create '", path.parent_path().string(), "': ", error.message()));
-  }
-  {
-    std::ofstream out(path, std::ios::trunc);
-    out << manifest;
-    if (!out.flush()) return absl::UnavailableError(absl::StrCat("cannot write '", path.string(), "'"));
-  }
+  SCALELAW_RETURN_IF_ERROR(WriteLaunchFile(path, manifest));
   absl::StatusOr<CommandResult> applied =
       RunCommand({options_.kubectl, "apply", "-f", path.string()}, options_.command_timeout);
   if (absl::IsNotFound(applied.status())) {

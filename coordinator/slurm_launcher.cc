@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "coordinator/launch_file.h"
 #include "coordinator/subprocess.h"
 #include "proto/worker_exit.h"
 
@@ -226,28 +225,14 @@ std::filesystem::path SlurmLauncher::LogDir(const std::string& sweep_id) const {
 }
 
 absl::StatusOr<std::vector<std::string>> SlurmLauncher::Launch(const SweepLaunch& launch) {
-  if (launch.sweep_id.empty() || launch.sweep_id.find('/') != std::string::npos ||
-      launch.sweep_id == "." || launch.sweep_id == "..") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("sweep_id: must be a plain name, got '", launch.sweep_id, "'"));
-  }
+  SCALELAW_RETURN_IF_ERROR(RequirePlainSweepId(launch.sweep_id));
   const std::filesystem::path log_dir = std::filesystem::absolute(LogDir(launch.sweep_id));
   SCALELAW_ASSIGN_OR_RETURN(std::string script,
                             SbatchScript(launch, options_.scalelaw_binary, log_dir.string()));
-  std::error_code error;
-  std::filesystem::create_directories(log_dir, error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create '", log_dir.string(), "': ", error.message()));
-  }
   const std::filesystem::path path = std::filesystem::absolute(ScriptPath(launch.sweep_id));
-  {
-    std::ofstream out(path, std::ios::trunc);
-    out << script;
-    if (!out.flush()) {
-      return absl::UnavailableError(absl::StrCat("cannot write '", path.string(), "'"));
-    }
-  }
+  SCALELAW_RETURN_IF_ERROR(WriteLaunchFile(path, script));
+  // Slurm opens the workers' logs there and does not create directories.
+  SCALELAW_RETURN_IF_ERROR(CreateLaunchDir(log_dir));
   SCALELAW_ASSIGN_OR_RETURN(
       CommandResult result,
       RunCommand({options_.sbatch, "--parsable", path.string()}, options_.command_timeout));
