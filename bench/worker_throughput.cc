@@ -45,7 +45,7 @@
 #include "sweeps/accounting.h"
 #include "sweeps/model_shape.h"
 #include "sweeps/spec_defaults.h"
-#include "worker/corpus.h"
+#include "data/token_dataset.h"
 #include "worker/matmul_peak.h"
 #include "worker/trainer.h"
 
@@ -53,6 +53,7 @@ namespace {
 
 namespace v1 = scalelaw::v1;
 namespace sweeps = scalelaw::sweeps;
+namespace data = scalelaw::data;
 namespace worker = scalelaw::worker;
 
 double CpuSeconds() {
@@ -117,7 +118,7 @@ struct Setting {
 // evaluation (one batch) follows the last step. The window is read from the
 // per-step training points (log_every_steps 1), so the warmup steps are left
 // out the same way the peer leaves them out.
-absl::StatusOr<Throughput> RunWorker(const Setting& setting, const worker::Corpus& corpus) {
+absl::StatusOr<Throughput> RunWorker(const Setting& setting, const data::TokenDataset& corpus) {
   const v1::SweepSpec defaults = sweeps::DefaultSweepSpec();
   v1::TrialSpec spec;
   spec.set_trial_id("worker_throughput");
@@ -222,8 +223,8 @@ uint32_t StepsFor(uint64_t params) {
 }
 
 int Compare(const CompareOptions& options) {
-  absl::StatusOr<worker::Corpus> corpus =
-      worker::Corpus::Load(options.corpus, sweeps::DefaultSweepSpec().data().val_fraction());
+  absl::StatusOr<data::TokenDataset> corpus =
+      data::TokenDataset::Load(options.corpus, sweeps::DefaultSweepSpec().data().val_fraction());
   if (!corpus.ok()) {
     std::fprintf(stderr, "%s\n", corpus.status().ToString().c_str());
     return 1;
@@ -249,7 +250,7 @@ int Compare(const CompareOptions& options) {
   std::vector<Row> rows;
   for (double target : options.params) {
     const v1::ModelShape shape =
-        sweeps::ShapeForParams(target, options.n_ctx, worker::kByteVocabSize);
+        sweeps::ShapeForParams(target, options.n_ctx, data::kByteVocabSize);
     const uint64_t params = sweeps::CountParams(shape).total;
     for (const std::string& precision : options.precisions) {
       Row row;
@@ -385,8 +386,8 @@ struct SizingOptions {
 // sweeps/quickstart.yaml.
 int Sizing(const SizingOptions& options) {
   const v1::SweepSpec defaults = sweeps::DefaultSweepSpec();
-  absl::StatusOr<worker::Corpus> corpus =
-      worker::Corpus::Load(options.corpus, defaults.data().val_fraction());
+  absl::StatusOr<data::TokenDataset> corpus =
+      data::TokenDataset::Load(options.corpus, defaults.data().val_fraction());
   if (!corpus.ok()) {
     std::fprintf(stderr, "%s\n", corpus.status().ToString().c_str());
     return 1;
@@ -400,7 +401,7 @@ int Sizing(const SizingOptions& options) {
     for (double lr : options.lrs) {
       v1::TrialSpec spec;
       spec.set_trial_id("sizing");
-      *spec.mutable_shape() = sweeps::ShapeForParams(target, options.n_ctx, worker::kByteVocabSize);
+      *spec.mutable_shape() = sweeps::ShapeForParams(target, options.n_ctx, data::kByteVocabSize);
       spec.set_tokens(static_cast<uint64_t>(options.tokens));
       spec.set_seed(1);
       *spec.mutable_optimizer() = defaults.optimizer();

@@ -33,6 +33,22 @@ json ResidualsJson(const std::vector<std::string>& ids, const std::vector<double
   return out;
 }
 
+// The solver's account, the same for every least-squares law: points, objective,
+// convergence, then `starts` (a multi-start fit's), then exclusions and residuals.
+template <typename Fit>
+void AppendSolverJson(const Fit& fit, const json& starts, json* out) {
+  (*out)["n_points"] = fit.n_points;
+  (*out)["objective"] = fit.objective;
+  (*out)["termination"] = fit.termination;
+  (*out)["converged"] = fit.converged;
+  (*out)["iterations"] = fit.iterations;
+  (*out)["param_count"] = fit.param_count;
+  (*out)["huber_delta"] = fit.huber_delta;
+  for (const auto& [key, value] : starts.items()) (*out)[key] = value;
+  (*out)["excluded"] = fit.excluded_ids;
+  (*out)["residuals"] = ResidualsJson(fit.residual_ids, fit.residuals);
+}
+
 std::string ExcludedText(const std::vector<std::string>& excluded) {
   return excluded.empty() ? "none" : absl::StrJoin(excluded, ", ");
 }
@@ -79,24 +95,15 @@ std::string MleTable(const fitting::ChinchillaMleResult& mle) {
 
 json FitJson(const fitting::ChinchillaFitResult& fit,
              const fitting::ChinchillaBootstrap* bootstrap) {
-  json out = {
-      {"law", "chinchilla"},
-      {"params", ParamsJson(fit.params)},
-      {"n_points", fit.n_points},
-      {"objective", fit.objective},
-      {"termination", fit.termination},
-      {"converged", fit.converged},
-      {"iterations", fit.iterations},
-      {"param_count", fit.param_count},
-      {"huber_delta", fit.huber_delta},
-      {"n_starts", fit.n_starts},
-      {"n_starts_converged", fit.n_starts_converged},
-      {"best_start",
-       {{"index", fit.best_start_index},
-        {"theta", std::vector<double>(fit.best_start.begin(), fit.best_start.end())}}},
-      {"excluded", fit.excluded_ids},
-      {"residuals", ResidualsJson(fit.residual_ids, fit.residuals)},
-  };
+  json out = {{"law", "chinchilla"}, {"params", ParamsJson(fit.params)}};
+  AppendSolverJson(
+      fit,
+      {{"n_starts", fit.n_starts},
+       {"n_starts_converged", fit.n_starts_converged},
+       {"best_start",
+        {{"index", fit.best_start_index},
+         {"theta", std::vector<double>(fit.best_start.begin(), fit.best_start.end())}}}},
+      &out);
   if (bootstrap != nullptr) {
     out["intervals"] = {{"E", IntervalJson(bootstrap->E)},
                         {"A", IntervalJson(bootstrap->A)},
@@ -113,20 +120,11 @@ json FitJson(const fitting::ChinchillaFitResult& fit,
 }
 
 json FitJson(const fitting::PowerLawFitResult& fit) {
-  return {
-      {"law", "power"},
-      {"x", fitting::PowerLawAxisName(fit.axis)},
-      {"params", {{"E", fit.params.E}, {"A", fit.params.A}, {"alpha", fit.params.alpha}}},
-      {"n_points", fit.n_points},
-      {"objective", fit.objective},
-      {"termination", fit.termination},
-      {"converged", fit.converged},
-      {"iterations", fit.iterations},
-      {"param_count", fit.param_count},
-      {"huber_delta", fit.huber_delta},
-      {"excluded", fit.excluded_ids},
-      {"residuals", ResidualsJson(fit.residual_ids, fit.residuals)},
-  };
+  json out = {{"law", "power"},
+              {"x", fitting::PowerLawAxisName(fit.axis)},
+              {"params", {{"E", fit.params.E}, {"A", fit.params.A}, {"alpha", fit.params.alpha}}}};
+  AppendSolverJson(fit, json::object(), &out);
+  return out;
 }
 
 json OptimalJson(const fitting::ComputeOptimal& optimal) {
@@ -318,26 +316,18 @@ std::string ExtrapolationTable(const ExtrapolationReport& report) {
 }
 
 json FitJson(const fitting::KaplanFitResult& fit) {
-  return {
-      {"law", "kaplan"},
-      {"params",
-       {{"N_c", fit.params.N_c},
-        {"D_c", fit.params.D_c},
-        {"alpha_N", fit.params.alpha_N},
-        {"alpha_D", fit.params.alpha_D}}},
-      {"n_points", fit.n_points},
-      {"objective", fit.objective},
-      {"termination", fit.termination},
-      {"converged", fit.converged},
-      {"iterations", fit.iterations},
-      {"param_count", fit.param_count},
-      {"huber_delta", fit.huber_delta},
-      {"n_starts", fit.n_starts},
-      {"n_starts_converged", fit.n_starts_converged},
-      {"best_start", {{"index", fit.best_start_index}}},
-      {"excluded", fit.excluded_ids},
-      {"residuals", ResidualsJson(fit.residual_ids, fit.residuals)},
-  };
+  json out = {{"law", "kaplan"},
+              {"params",
+               {{"N_c", fit.params.N_c},
+                {"D_c", fit.params.D_c},
+                {"alpha_N", fit.params.alpha_N},
+                {"alpha_D", fit.params.alpha_D}}}};
+  AppendSolverJson(fit,
+                   {{"n_starts", fit.n_starts},
+                    {"n_starts_converged", fit.n_starts_converged},
+                    {"best_start", {{"index", fit.best_start_index}}}},
+                   &out);
+  return out;
 }
 
 std::string FitTable(const fitting::KaplanFitResult& fit) {

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "data/token_dataset.h"
 #include "scalelaw/v1/coordinator.pb.h"
-#include "worker/corpus.h"
+#include "data/token_dataset.h"
 
 namespace scalelaw::worker {
 

@@ -45,9 +45,9 @@ class TrainerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     TuneMallocForTraining();
     dir_ = new fs::path(WriteTinyCorpus());
-    auto loaded = Corpus::Load(dir_->string(), 0.1);
+    auto loaded = data::TokenDataset::Load(dir_->string(), 0.1);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
-    corpus_ = new Corpus(*std::move(loaded));
+    corpus_ = new data::TokenDataset(*std::move(loaded));
   }
   static void TearDownTestSuite() {
     fs::remove_all(*dir_);
@@ -88,10 +88,10 @@ class TrainerTest : public ::testing::Test {
   }
 
   static fs::path* dir_;
-  static Corpus* corpus_;
+  static data::TokenDataset* corpus_;
 };
 fs::path* TrainerTest::dir_ = nullptr;
-Corpus* TrainerTest::corpus_ = nullptr;
+data::TokenDataset* TrainerTest::corpus_ = nullptr;
 
 TEST(TrainerStepsTest, StepsRoundUpAndEvalStepsAreLogSpaced) {
   EXPECT_EQ(StepsForTokens(4096, 32, 128), 1u);

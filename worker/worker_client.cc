@@ -286,7 +286,7 @@ bool WorkerClient::WorkRemains() {
   });
 }
 
-absl::StatusOr<std::shared_ptr<const Corpus>> WorkerClient::LoadCorpus(const v1::DataConfig& data) {
+absl::StatusOr<std::shared_ptr<const data::TokenDataset>> WorkerClient::LoadCorpus(const v1::DataConfig& data) {
   const std::string directory = data.corpus().empty() ? sweeps::kDefaultCorpus : data.corpus();
   const double val_fraction = data.val_fraction() > 0 ? data.val_fraction() : kDefaultValFraction;
   const std::string tokenizer = data.tokenizer().empty() ? "byte" : data.tokenizer();
@@ -294,14 +294,14 @@ absl::StatusOr<std::shared_ptr<const Corpus>> WorkerClient::LoadCorpus(const v1:
   if (corpus_ != nullptr && key == corpus_key_) return corpus_;
 
   corpus_.reset();
-  absl::StatusOr<Corpus> loaded = Corpus::Load(directory, val_fraction, tokenizer);
+  absl::StatusOr<data::TokenDataset> loaded = data::TokenDataset::Load(directory, val_fraction, tokenizer);
   if (!loaded.ok()) return loaded.status();
-  const CorpusStats& stats = loaded->stats();
+  const data::DatasetStats& stats = loaded->stats();
   spdlog::info(
       "corpus {}: {} documents, {} training / {} validation tokens, validation "
       "unigram entropy {:.4f} nats/token",
       directory, stats.documents, stats.train_tokens, stats.val_tokens, stats.val_unigram_entropy);
-  corpus_ = std::make_shared<const Corpus>(*std::move(loaded));
+  corpus_ = std::make_shared<const data::TokenDataset>(*std::move(loaded));
   corpus_key_ = key;
   return corpus_;
 }
@@ -336,7 +336,7 @@ void WorkerClient::RunLeasedTrial(const v1::LeaseTrialResponse& lease) {
                                absl::Milliseconds(lease_timeout_ms_), &tokens_done, &stop);
     MetricStream metrics(stub_.get(), spec.trial_id(), attempt);
 
-    absl::StatusOr<std::shared_ptr<const Corpus>> corpus = LoadCorpus(spec.data());
+    absl::StatusOr<std::shared_ptr<const data::TokenDataset>> corpus = LoadCorpus(spec.data());
     if (corpus.ok()) {
       TrainerHooks hooks;
       hooks.on_metric = [&](const v1::MetricPoint& point) { metrics.Push(point); };

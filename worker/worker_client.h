@@ -26,7 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "scalelaw/v1/coordinator.grpc.pb.h"
-#include "worker/corpus.h"
+#include "data/token_dataset.h"
 
 namespace scalelaw::worker {
 
@@ -89,7 +89,7 @@ class WorkerClient {
  private:
   // Trains one granted lease to its end (completed, failed or dropped).
   void RunLeasedTrial(const v1::LeaseTrialResponse& lease);
-  absl::StatusOr<std::shared_ptr<const Corpus>> LoadCorpus(const v1::DataConfig& data);
+  absl::StatusOr<std::shared_ptr<const data::TokenDataset>> LoadCorpus(const v1::DataConfig& data);
   // Sleeps for `duration` unless Stop() is called first.
   void SleepUnlessStopped(absl::Duration duration);
   // Sends a trial's final RPC, retrying while the coordinator is unreachable.
@@ -110,7 +110,7 @@ class WorkerClient {
   uint32_t lease_timeout_ms_ = 30000;
 
   std::string corpus_key_;  // the cached corpus's (directory, val_fraction, tokenizer)
-  std::shared_ptr<const Corpus> corpus_;
+  std::shared_ptr<const data::TokenDataset> corpus_;
 
   std::atomic<uint64_t> trials_completed_{0};
   std::atomic<uint64_t> trials_failed_{0};
