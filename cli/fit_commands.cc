@@ -179,7 +179,7 @@ absl::StatusOr<RunsInput> LoadRuns(const FitFlags& flags) {
     }
     bool excluded = false;
     for (double size : sizes) {
-      if (std::abs(run.params - size) <= 0.05 * size) {
+      if (coordinator::MatchesExcludedSize(run.params, size)) {
         input.filtered.push_back(
             absl::StrCat(run.id, ": size excluded by filter (", size, " parameters)"));
         excluded = true;

@@ -21,10 +21,6 @@ std::string StateName(v1::TrialState state) {
 
 bool PositiveFinite(double x) { return std::isfinite(x) && x > 0; }
 
-bool WithinFivePercent(double value, double size) {
-  return PositiveFinite(value) && std::abs(value - size) <= 0.05 * size;
-}
-
 // Only a precondition: the fit needs more (or other) data than the sweep has.
 absl::Status AsPrecondition(const absl::Status& status) {
   return absl::FailedPreconditionError(std::string(status.message()));
@@ -67,6 +63,10 @@ fitting::Interval DerivedInterval(const fitting::ChinchillaBootstrap& bootstrap,
 }
 
 }  // namespace
+
+bool MatchesExcludedSize(double params, double size) {
+  return PositiveFinite(params) && std::abs(params - size) <= 0.05 * size;
+}
 
 TrialFilter TrialFilterFromRequest(const v1::GetFitRequest& request) {
   TrialFilter filter;
@@ -121,8 +121,8 @@ absl::StatusOr<SweepObservations> ObservationsFromTrials(const std::vector<v1::T
     }
     bool excluded_size = false;
     for (double size : filter.exclude_sizes) {
-      if (WithinFivePercent(trial.spec().target_params(), size) ||
-          WithinFivePercent(params, size)) {
+      if (MatchesExcludedSize(trial.spec().target_params(), size) ||
+          MatchesExcludedSize(params, size)) {
         exclude(id, absl::StrCat("size excluded by filter (", size, " parameters)"));
         excluded_size = true;
         break;

@@ -38,6 +38,11 @@ struct SweepObservations {
   std::vector<std::string> excluded;               // "trial_id: reason"
 };
 
+// Whether a run of `params` parameters is the excluded size `size`: within 5%,
+// so a target count and the built model's exact count both match. The same
+// rule for `scalelaw fit --exclude-sizes` on CSV rows and on a sweep's trials.
+bool MatchesExcludedSize(double params, double size);
+
 // The points a fit of `trials` uses. A size in exclude_sizes matches a trial
 // whose target_params or fitted params lies within 5% of it. Errors:
 // InvalidArgument for a bad filter (negative min_tokens, a non-positive
