@@ -248,7 +248,7 @@ def attempts(trial):
     return db.execute("select attempt, outcome, reason from attempts where trial_id = ? "
                       "order by attempt", (trial,)).fetchall()
 def jobs():
-    return [r[0] for r in db.execute("select job_id from sweep_jobs where sweep_id = ?", (sweep,))]
+    return [r[0] for r in db.execute("select job_id from sweep_jobs where sweep_id = ? order by submitted_ms, job_id", (sweep,))]
 print(eval(sys.argv[3]))
 PY
 }
@@ -316,6 +316,20 @@ if grep -q "exiting 75\|requeueing job" "$work/jobs/slurm/$cancel/logs/"*.log; t
 fi
 grep -q "the sweep has no work left, exiting 0" "$work/jobs/slurm/$cancel/logs/"*.log ||
   fail "sweep $cancel: no worker log says it stopped with nothing left to do"
+
+# `sweep resume` requeues the cancelled trials and submits a new array; cancel
+# it again so the test does not train 5e7 tokens.
+"$scalelaw" sweep resume "$cancel" -c "$coordinator_address" > "$work/resume.txt" ||
+  fail "sweep resume $cancel failed: $(cat "$work/resume.txt")"
+grep -q "requeued 3 trials" "$work/resume.txt" || fail "sweep resume: $(cat "$work/resume.txt")"
+[ "$(store "$cancel" "len(jobs())")" = 2 ] || fail "sweep $cancel: resume recorded no new Slurm job"
+resumed_job=$(store "$cancel" "jobs()[1]")
+grep -q "jobs: slurm $resumed_job" "$work/resume.txt" || fail "resume did not print job $resumed_job"
+wait_for 120 "sweep $cancel: the resumed array's task RUNNING" task_running "$cancel"
+wait_for 120 "sweep $cancel: a resumed trial RUNNING" any_trial_running "$cancel"
+"$scalelaw" sweep cancel "$cancel" -c "$coordinator_address" > /dev/null || fail "second cancel failed"
+wait_for 60 "sweep $cancel: the resumed jobs are gone from squeue" job_gone "$cancel"
+log "sweep $cancel resumed as job $resumed_job, then cancelled again"
 
 # --- 3. preemption: signal, checkpoint, requeue, resume -------------------------
 write_spec slurmpreempt "$work/preempt.yaml" "[3.0e6, 20480]" 1 25
