@@ -1,18 +1,18 @@
 #include "fitting/bootstrap.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <random>
 #include <set>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "ceres/gradient_problem.h"
 #include "common/status_macros.h"
 #include "fitting/chinchilla_cost.h"
+#include "fitting/parallel_for.h"
 
 namespace scalelaw::fitting {
 namespace {
@@ -33,20 +33,6 @@ absl::Status ValidateBootstrapOptions(const BootstrapOptions& options) {
   return absl::OkStatus();
 }
 
-// Runs `work(k)` for every k < n on up to `num_threads` threads (the calling
-// one included), handing out indices from a shared counter.
-template <typename Work>
-void ParallelFor(size_t n, int num_threads, const Work& work) {
-  std::atomic<size_t> next{0};
-  const auto loop = [&] {
-    for (size_t k = next++; k < n; k = next++) work(k);
-  };
-  std::vector<std::thread> threads;
-  for (int t = 1; t < num_threads && static_cast<size_t>(t) < n; ++t) threads.emplace_back(loop);
-  loop();
-  for (std::thread& thread : threads) thread.join();
-}
-
 // How many times each of `n` items is drawn in `n` draws with replacement.
 // Consumes the generator exactly as n calls of pick(rng) would, so a seed
 // gives the same resamples as it did when resamples were built as copies.
@@ -57,11 +43,42 @@ std::vector<int> DrawCounts(size_t n, std::mt19937_64& rng) {
   return counts;
 }
 
-// One refit's outcome.
-struct Refit {
-  absl::Status status;  // OK when converged
-  ChinchillaParams params;
-};
+// Fits every resample k < n as fit(k), an absl::StatusOr<Fit>, on up to
+// `num_threads` threads, and returns the fits that succeeded in resample
+// order, so neither the intervals nor first_failure depend on the thread
+// count. Records in `tally` (a *Bootstrap result) how many succeeded, how
+// many failed and the first failure's message. Internal when none
+// succeeded; `what` ("", "IsoFLOP ", "envelope ") names the fit there.
+template <typename Fit, typename Tally, typename FitOne>
+absl::StatusOr<std::vector<Fit>> FitResamples(size_t n, int num_threads, absl::string_view what,
+                                              const FitOne& fit, Tally* tally) {
+  std::vector<absl::StatusOr<Fit>> outcomes(n,
+                                            absl::UnknownError("bootstrap: resample not fitted"));
+  ParallelFor(n, num_threads, [&](size_t k) { outcomes[k] = fit(k); });
+  std::vector<Fit> fits;
+  for (absl::StatusOr<Fit>& outcome : outcomes) {
+    if (!outcome.ok()) {
+      if (tally->failed++ == 0) tally->first_failure = std::string(outcome.status().message());
+      continue;
+    }
+    fits.push_back(*std::move(outcome));
+  }
+  tally->resamples = static_cast<int>(fits.size());
+  if (fits.empty()) {
+    return absl::InternalError(absl::StrCat("bootstrap: all ", n, " ", what,
+                                            "resample fits failed, first: ", tally->first_failure));
+  }
+  return fits;
+}
+
+// The central `level` percentile interval of one field across the fits.
+template <typename Fit>
+Interval IntervalOf(const std::vector<Fit>& fits, double Fit::*field, double level) {
+  std::vector<double> values;
+  values.reserve(fits.size());
+  for (const Fit& fit : fits) values.push_back(fit.*field);
+  return PercentileInterval(std::move(values), level);
+}
 
 }  // namespace
 
@@ -124,7 +141,7 @@ absl::StatusOr<ChinchillaBootstrap> BootstrapChinchilla(
   }
 
   const ceres::GradientProblemSolver::Options solver = ChinchillaSolverOptions(fit_options);
-  const auto refit = [&](const std::vector<int>& w) -> Refit {
+  const auto refit = [&](const std::vector<int>& w) -> absl::StatusOr<ChinchillaParams> {
     std::vector<double> x, y, t, c;
     std::vector<bool> drawn_size(n_sizes, false);
     for (size_t i = 0; i < w.size(); ++i) {
@@ -137,15 +154,13 @@ absl::StatusOr<ChinchillaBootstrap> BootstrapChinchilla(
     }
     const long distinct_sizes = std::count(drawn_size.begin(), drawn_size.end(), true);
     if (distinct_sizes < 3) {
-      return {absl::FailedPreconditionError(absl::StrCat("resample holds ", distinct_sizes,
-                                                         " distinct model sizes; A, alpha and E "
-                                                         "need at least 3")),
-              {}};
+      return absl::FailedPreconditionError(
+          absl::StrCat("resample holds ", distinct_sizes,
+                       " distinct model sizes; A, alpha and E need at least 3"));
     }
     if (x.size() < 5) {
-      return {absl::FailedPreconditionError(
-                  absl::StrCat("resample holds ", x.size(), " distinct points; need 5")),
-              {}};
+      return absl::FailedPreconditionError(
+          absl::StrCat("resample holds ", x.size(), " distinct points; need 5"));
     }
     const ceres::GradientProblem problem(new ChinchillaObjectiveFunction(
         std::move(x), std::move(y), std::move(t), fit_options.huber_delta, std::move(c)));
@@ -165,44 +180,25 @@ absl::StatusOr<ChinchillaBootstrap> BootstrapChinchilla(
       last_termination = ceres::TerminationTypeToString(summary.termination_type);
     }
     if (!std::isfinite(best_cost)) {
-      return {absl::InternalError(absl::StrCat(
-                  "refit did not converge from the full-data optimum or its grid start (",
-                  last_termination, ")")),
-              {}};
+      return absl::InternalError(
+          absl::StrCat("refit did not converge from the full-data optimum or its grid start (",
+                       last_termination, ")"));
     }
-    return {absl::OkStatus(), ParamsFromTheta(best)};
+    return ParamsFromTheta(best);
   };
-
-  std::vector<Refit> fits(weights.size());
-  ParallelFor(weights.size(), options.num_threads, [&](size_t k) { fits[k] = refit(weights[k]); });
 
   ChinchillaBootstrap result;
   result.level = options.level;
   result.unit = options.unit;
-  std::vector<double> E, A, B, alpha, beta;
-  for (const Refit& fit : fits) {
-    if (!fit.status.ok()) {
-      if (result.failed++ == 0) result.first_failure = std::string(fit.status.message());
-      continue;
-    }
-    result.samples.push_back(fit.params);
-    E.push_back(fit.params.E);
-    A.push_back(fit.params.A);
-    B.push_back(fit.params.B);
-    alpha.push_back(fit.params.alpha);
-    beta.push_back(fit.params.beta);
-  }
-  result.resamples = static_cast<int>(result.samples.size());
-  if (result.samples.empty()) {
-    return absl::InternalError(
-        absl::StrCat("bootstrap: all ", options.resamples,
-                     " resample fits failed, first: ", result.first_failure));
-  }
-  result.E = PercentileInterval(E, options.level);
-  result.A = PercentileInterval(A, options.level);
-  result.B = PercentileInterval(B, options.level);
-  result.alpha = PercentileInterval(alpha, options.level);
-  result.beta = PercentileInterval(beta, options.level);
+  SCALELAW_ASSIGN_OR_RETURN(result.samples,
+                            FitResamples<ChinchillaParams>(
+                                weights.size(), options.num_threads, "",
+                                [&](size_t k) { return refit(weights[k]); }, &result));
+  result.E = IntervalOf(result.samples, &ChinchillaParams::E, options.level);
+  result.A = IntervalOf(result.samples, &ChinchillaParams::A, options.level);
+  result.B = IntervalOf(result.samples, &ChinchillaParams::B, options.level);
+  result.alpha = IntervalOf(result.samples, &ChinchillaParams::alpha, options.level);
+  result.beta = IntervalOf(result.samples, &ChinchillaParams::beta, options.level);
   return result;
 }
 
@@ -241,34 +237,20 @@ absl::StatusOr<IsoflopBootstrap> BootstrapIsoflop(const std::vector<Observation>
   }
   IsoflopFitOptions refit = fit_options;
   refit.exclude_ids.clear();
-  std::vector<absl::StatusOr<IsoflopFitResult>> fits(
-      resamples.size(), absl::UnknownError("bootstrap: resample not fitted"));
-  ParallelFor(resamples.size(), options.num_threads,
-              [&](size_t k) { fits[k] = FitIsoflop(resamples[k], refit); });
 
   IsoflopBootstrap result;
   result.level = options.level;
-  std::vector<double> a, b, params_coefficient, tokens_coefficient;
-  for (const absl::StatusOr<IsoflopFitResult>& fit : fits) {
-    if (!fit.ok()) {
-      if (result.failed++ == 0) result.first_failure = std::string(fit.status().message());
-      continue;
-    }
-    a.push_back(fit->a);
-    b.push_back(fit->b);
-    params_coefficient.push_back(fit->params_coefficient);
-    tokens_coefficient.push_back(fit->tokens_coefficient);
-  }
-  result.resamples = static_cast<int>(a.size());
-  if (a.empty()) {
-    return absl::InternalError(
-        absl::StrCat("bootstrap: all ", options.resamples,
-                     " IsoFLOP resample fits failed, first: ", result.first_failure));
-  }
-  result.a = PercentileInterval(a, options.level);
-  result.b = PercentileInterval(b, options.level);
-  result.params_coefficient = PercentileInterval(params_coefficient, options.level);
-  result.tokens_coefficient = PercentileInterval(tokens_coefficient, options.level);
+  SCALELAW_ASSIGN_OR_RETURN(
+      const std::vector<IsoflopFitResult> fits,
+      FitResamples<IsoflopFitResult>(
+          resamples.size(), options.num_threads, "IsoFLOP ",
+          [&](size_t k) { return FitIsoflop(resamples[k], refit); }, &result));
+  result.a = IntervalOf(fits, &IsoflopFitResult::a, options.level);
+  result.b = IntervalOf(fits, &IsoflopFitResult::b, options.level);
+  result.params_coefficient =
+      IntervalOf(fits, &IsoflopFitResult::params_coefficient, options.level);
+  result.tokens_coefficient =
+      IntervalOf(fits, &IsoflopFitResult::tokens_coefficient, options.level);
   return result;
 }
 
@@ -292,30 +274,16 @@ absl::StatusOr<EnvelopeBootstrap> BootstrapEnvelope(const std::vector<CurvePoint
       for (size_t i : *curve_points[curve]) resample.push_back(points[i]);
     }
   }
-  std::vector<absl::StatusOr<EnvelopeFitResult>> fits(
-      resamples.size(), absl::UnknownError("bootstrap: resample not fitted"));
-  ParallelFor(resamples.size(), options.num_threads,
-              [&](size_t k) { fits[k] = FitEnvelope(resamples[k], fit_options); });
 
   EnvelopeBootstrap result;
   result.level = options.level;
-  std::vector<double> a, b;
-  for (const absl::StatusOr<EnvelopeFitResult>& fit : fits) {
-    if (!fit.ok()) {
-      if (result.failed++ == 0) result.first_failure = std::string(fit.status().message());
-      continue;
-    }
-    a.push_back(fit->a);
-    b.push_back(fit->b);
-  }
-  result.resamples = static_cast<int>(a.size());
-  if (a.empty()) {
-    return absl::InternalError(
-        absl::StrCat("bootstrap: all ", options.resamples,
-                     " envelope resample fits failed, first: ", result.first_failure));
-  }
-  result.a = PercentileInterval(a, options.level);
-  result.b = PercentileInterval(b, options.level);
+  SCALELAW_ASSIGN_OR_RETURN(
+      const std::vector<EnvelopeFitResult> fits,
+      FitResamples<EnvelopeFitResult>(
+          resamples.size(), options.num_threads, "envelope ",
+          [&](size_t k) { return FitEnvelope(resamples[k], fit_options); }, &result));
+  result.a = IntervalOf(fits, &EnvelopeFitResult::a, options.level);
+  result.b = IntervalOf(fits, &EnvelopeFitResult::b, options.level);
   return result;
 }
 

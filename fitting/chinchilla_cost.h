@@ -7,6 +7,7 @@
 
 #include "ceres/first_order_function.h"
 #include "ceres/jet.h"
+#include "fitting/log_sum_exp.h"
 
 namespace scalelaw::fitting {
 
@@ -22,14 +23,9 @@ struct ChinchillaLogResidual {
 
   template <typename T>
   bool operator()(const T* const theta, T* residual) const {
-    using std::exp;
-    using std::log;
-    using std::max;
-    const T z0 = theta[0] - theta[3] * log_params;
-    const T z1 = theta[1] - theta[4] * log_tokens;
-    const T& z2 = theta[2];
-    const T m = max(max(z0, z1), z2);  // shift so exp() cannot overflow
-    residual[0] = m + log(exp(z0 - m) + exp(z1 - m) + exp(z2 - m)) - log_loss;
+    residual[0] =
+        LogSumExp<T>(theta[0] - theta[3] * log_params, theta[1] - theta[4] * log_tokens, theta[2]) -
+        log_loss;
     return true;
   }
 

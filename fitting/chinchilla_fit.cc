@@ -1,10 +1,8 @@
 #include "fitting/chinchilla_fit.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <limits>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "ceres/gradient_problem.h"
@@ -12,6 +10,7 @@
 #include "common/status_macros.h"
 #include "fitting/chinchilla_cost.h"
 #include "fitting/huber.h"
+#include "fitting/parallel_for.h"
 
 namespace scalelaw::fitting {
 namespace {
@@ -49,20 +48,6 @@ ceres::GradientProblemSolver::Options SolverOptions(int max_iterations, double f
 int IterationsOf(const ceres::GradientProblemSolver::Summary& summary) {
   // Summary::iterations also holds the state before the first step.
   return std::max(0, static_cast<int>(summary.iterations.size()) - 1);
-}
-
-// Runs `solve(i)` for every i < n on up to `num_threads` threads (the
-// calling one included), handing out indices from a shared counter.
-template <typename Solve>
-void ParallelFor(size_t n, int num_threads, const Solve& solve) {
-  std::atomic<size_t> next{0};
-  const auto work = [&] {
-    for (size_t i = next++; i < n; i = next++) solve(i);
-  };
-  std::vector<std::thread> threads;
-  for (int t = 1; t < num_threads && static_cast<size_t>(t) < n; ++t) threads.emplace_back(work);
-  work();
-  for (std::thread& thread : threads) thread.join();
 }
 
 }  // namespace
@@ -120,10 +105,7 @@ double ChinchillaObjective(const std::vector<Observation>& observations,
 absl::StatusOr<ChinchillaFitResult> FitChinchilla(const std::vector<Observation>& observations,
                                                   const ChinchillaFitOptions& options) {
   SCALELAW_RETURN_IF_ERROR(ValidateObservations(observations));
-  if (!(options.huber_delta > 0) || !std::isfinite(options.huber_delta)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "chinchilla fit: huber_delta must be positive and finite, got ", options.huber_delta));
-  }
+  SCALELAW_RETURN_IF_ERROR(ValidateHuberDelta("chinchilla fit", options.huber_delta));
   if (options.num_threads < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("chinchilla fit: num_threads must be at least 1, got ", options.num_threads));

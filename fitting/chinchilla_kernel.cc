@@ -9,6 +9,8 @@
 
 #include <math.h>
 
+#include "fitting/huber.h"
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
 // glibc declares the vector variants only under -ffast-math; these
 // redeclarations make them visible without it.
@@ -39,11 +41,9 @@ double ChinchillaHuberKernel(const double* log_params, const double* log_tokens,
     const double u0 = exp(z0 - m), u1 = exp(z1 - m), u2 = exp(e - m);
     const double s = u0 + u1 + u2;
     const double r = m + log(s) - log_loss[i];
-    const double abs_r = r < 0 ? -r : r;
     const double w = weights[i];
-    f += w * (abs_r <= delta ? 0.5 * r * r : delta * (abs_r - 0.5 * delta));
-    const double psi = r > delta ? delta : (r < -delta ? -delta : r);  // Huber'
-    const double scale = w * psi / s;
+    f += w * Huber(r, delta);
+    const double scale = w * HuberDerivative(r, delta) / s;
     g0 += scale * u0;
     g1 += scale * u1;
     g2 += scale * u2;
@@ -78,11 +78,9 @@ double ChinchillaHuberKernelBySize(const double* log_sizes, size_t n_sizes,
     const double s = u0 + u1 + offset;
     smallest = s < smallest ? s : smallest;
     const double r = log(s) - log_loss[i];
-    const double abs_r = r < 0 ? -r : r;
     const double w = weights[i];
-    f += w * (abs_r <= delta ? 0.5 * r * r : delta * (abs_r - 0.5 * delta));
-    const double psi = r > delta ? delta : (r < -delta ? -delta : r);  // Huber'
-    const double scale = w * psi / s;
+    f += w * Huber(r, delta);
+    const double scale = w * HuberDerivative(r, delta) / s;
     g0 += scale * u0;
     g1 += scale * u1;
     g2 += scale * offset;

@@ -1,14 +1,15 @@
 #include "fitting/critical_batch_fit.h"
 
-#include <algorithm>
 #include <array>
 #include <cmath>
-#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "ceres/ceres.h"
+#include "common/status_macros.h"
 #include "fitting/csv_table.h"
+#include "fitting/huber.h"
+#include "fitting/line_fit.h"
+#include "fitting/multi_start_fit.h"
 
 namespace scalelaw::fitting {
 namespace {
@@ -40,10 +41,7 @@ double CriticalBatchParams::CriticalBatch(double loss) const {
 
 absl::StatusOr<CriticalBatchFitResult> FitCriticalBatch(const std::vector<NoiseScalePoint>& points,
                                                         const CriticalBatchFitOptions& options) {
-  if (!(options.huber_delta > 0) || !std::isfinite(options.huber_delta)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "critical batch fit: huber_delta must be positive and finite, got ", options.huber_delta));
-  }
+  SCALELAW_RETURN_IF_ERROR(ValidateHuberDelta("critical batch fit", options.huber_delta));
   const std::set<std::string> excluded(options.exclude_ids.begin(), options.exclude_ids.end());
   std::set<std::string> seen;
   std::vector<double> log_loss, log_b;
@@ -74,72 +72,40 @@ absl::StatusOr<CriticalBatchFitResult> FitCriticalBatch(const std::vector<NoiseS
     return absl::InvalidArgumentError(
         absl::StrCat("critical batch fit needs at least 2 points, got ", n));
   }
-  double mean_x = 0, mean_y = 0;
-  for (size_t i = 0; i < n; ++i) mean_x += log_loss[i] / n, mean_y += log_b[i] / n;
-  double sxx = 0, sxy = 0;
-  for (size_t i = 0; i < n; ++i) {
-    sxx += (log_loss[i] - mean_x) * (log_loss[i] - mean_x);
-    sxy += (log_loss[i] - mean_x) * (log_b[i] - mean_y);
-  }
-  if (!(sxx > 0)) {
+  const LineFit line = FitLine(log_loss, log_b);
+  if (!line.ok) {
     return absl::InvalidArgumentError(
         "critical batch fit: every point has the same loss, so the exponent is undetermined");
   }
-  // log B = b − s·log L: the least-squares slope is −s.
-  const double s_ols = -sxy / sxx;
+  // Starts: the least-squares line (log B = b − s·log L, so its slope is −s)
+  // and a few steeper slopes through the same centre.
   std::vector<std::array<double, 2>> starts;
-  for (double s : {s_ols, 1.0, 5.0, 20.0}) starts.push_back({mean_y + s * mean_x, s});
-
-  ceres::Solver::Options solver_options;
-  solver_options.linear_solver_type = ceres::DENSE_QR;
-  solver_options.max_num_iterations = options.max_iterations;
-  solver_options.function_tolerance = 1e-15;
-  solver_options.gradient_tolerance = 1e-15;
-  solver_options.parameter_tolerance = 1e-14;
-  solver_options.logging_type = ceres::SILENT;
-
-  CriticalBatchFitResult result;
-  result.objective = std::numeric_limits<double>::infinity();
-  std::array<double, 2> best{};
-  bool found = false;
-  for (const std::array<double, 2>& start : starts) {
-    std::array<double, 2> theta = start;
-    ceres::Problem problem;
-    for (size_t i = 0; i < n; ++i) {
-      // HuberLoss(δ) on r² is 2·Huber_δ(r), halved by Ceres: Σ Huber_δ(r_i).
-      problem.AddResidualBlock(new ceres::AutoDiffCostFunction<CriticalBatchLogResidual, 1, 2>(
-                                   new CriticalBatchLogResidual(log_loss[i], log_b[i])),
-                               new ceres::HuberLoss(options.huber_delta), theta.data());
-    }
-    ceres::Solver::Summary summary;
-    ceres::Solve(solver_options, &problem, &summary);
-    if (!std::isfinite(summary.final_cost) || !(theta[1] > 0) ||
-        summary.final_cost >= result.objective) {
-      continue;
-    }
-    found = true;
-    best = theta;
-    result.objective = summary.final_cost;
-    result.termination = ceres::TerminationTypeToString(summary.termination_type);
-    result.converged = summary.termination_type == ceres::CONVERGENCE;
-    result.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
+  for (double s : {-line.slope, 1.0, 5.0, 20.0}) {
+    starts.push_back({line.mean_y + s * line.mean_x, s});
   }
-  if (!found) {
+
+  std::vector<CriticalBatchLogResidual> residuals;
+  for (size_t i = 0; i < n; ++i) residuals.emplace_back(log_loss[i], log_b[i]);
+  const MultiStartFit<2> fit =
+      FitFromStarts(residuals, starts, options.huber_delta, options.max_iterations,
+                    [](const std::array<double, 2>& theta) { return theta[1] > 0; });
+  if (fit.best_start_index < 0) {
     return absl::InternalError(
         "critical batch fit: no start gave a positive exponent (the noise scale should grow "
         "as the loss falls)");
   }
-  result.params = {.B_star = std::exp(best[0]), .alpha_B = 1.0 / best[1]};
+  CriticalBatchFitResult result;
+  result.params = {.B_star = std::exp(fit.theta[0]), .alpha_B = 1.0 / fit.theta[1]};
+  result.objective = fit.objective;
+  result.termination = fit.termination;
+  result.converged = fit.converged;
+  result.iterations = fit.iterations;
   result.n_points = static_cast<int>(n);
   result.excluded_ids = options.exclude_ids;
   result.huber_delta = options.huber_delta;
   result.n_starts = static_cast<int>(starts.size());
-  for (size_t i = 0; i < n; ++i) {
-    double r = 0;
-    CriticalBatchLogResidual(log_loss[i], log_b[i])(best.data(), &r);
-    result.residual_ids.push_back(ids[i]);
-    result.residuals.push_back(r);
-  }
+  result.residual_ids = ids;
+  result.residuals = ResidualsAt(residuals, fit.theta);
   return result;
 }
 
@@ -161,9 +127,7 @@ absl::StatusOr<std::vector<NoiseScalePoint>> ReadNoiseScaleCsv(const std::string
     if (!noise.ok()) return noise.status();
     point.loss = *loss;
     point.noise_scale = *noise;
-    point.id = *id_col >= 0 && !table->rows[row][*id_col].empty()
-                   ? table->rows[row][*id_col]
-                   : absl::StrCat("line:", table->line_numbers[row]);
+    point.id = table->RowId(row, *id_col);
     points.push_back(std::move(point));
   }
   return points;

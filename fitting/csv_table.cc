@@ -83,6 +83,11 @@ absl::StatusOr<double> CsvTable::Number(size_t row, int col, bool positive) cons
   return value;
 }
 
+std::string CsvTable::RowId(size_t row, int col) const {
+  if (col >= 0 && !rows[row][col].empty()) return rows[row][col];
+  return absl::StrCat("line:", line_numbers[row]);
+}
+
 absl::StatusOr<CsvTable> ParseCsvTable(std::string_view text_in, std::string_view source_in) {
   const absl::string_view text(text_in.data(), text_in.size());
   CsvTable table;

@@ -26,6 +26,11 @@ struct CsvTable {
   // Row `row`'s field in column `col` as a finite number, > 0 when
   // `positive`. InvalidArgument names the file, line and column.
   absl::StatusOr<double> Number(size_t row, int col, bool positive) const;
+  // Row `row`'s name: its field in the optional id column `col` (-1 when
+  // absent), or "line:<line number>" when that is missing or empty, so every
+  // point can be named in exclusions and residual reports (as runs_csv.h
+  // names runs).
+  std::string RowId(size_t row, int col) const;
 };
 
 // Errors are InvalidArgument naming `source_name` and the line.

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "fitting/allocation_exponents.h"
 #include "fitting/csv_table.h"
 
 namespace scalelaw::fitting {
@@ -27,24 +28,6 @@ double Interpolate(const std::vector<double>& xs, const std::vector<double>& ys,
   const size_t j = static_cast<size_t>(above - xs.begin());
   const double t = (x - xs[j - 1]) / (xs[j] - xs[j - 1]);
   return ys[j - 1] + t * (ys[j] - ys[j - 1]);
-}
-
-struct Line {
-  double intercept = 0;
-  double slope = 0;
-};
-
-Line FitLine(const std::vector<double>& x, const std::vector<double>& y) {
-  const double n = static_cast<double>(x.size());
-  double mean_x = 0, mean_y = 0;
-  for (size_t i = 0; i < x.size(); ++i) mean_x += x[i] / n, mean_y += y[i] / n;
-  double sxx = 0, sxy = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    sxx += (x[i] - mean_x) * (x[i] - mean_x);
-    sxy += (x[i] - mean_x) * (y[i] - mean_y);
-  }
-  const double slope = sxx > 0 ? sxy / sxx : 0;
-  return {mean_y - slope * mean_x, slope};
 }
 
 }  // namespace
@@ -156,12 +139,7 @@ absl::StatusOr<EnvelopeFitResult> FitEnvelope(const std::vector<CurvePoint>& poi
         options.min_curves, " curves, ", result.n_dropped_edge,
         " won by the smallest or largest size); need 3 — add sizes or longer curves"));
   }
-  const Line params_line = FitLine(log_c, log_n);
-  const Line tokens_line = FitLine(log_c, log_d);
-  result.a = params_line.slope;
-  result.b = tokens_line.slope;
-  result.params_coefficient = std::exp(params_line.intercept);
-  result.tokens_coefficient = std::exp(tokens_line.intercept);
+  FitAllocationExponents(log_c, log_n, log_d, &result);
   return result;
 }
 

@@ -3,6 +3,9 @@
 
 #include <cmath>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
 namespace scalelaw::fitting {
 
 // Huber_δ(r) = r²/2 for |r| ≤ δ, δ·(|r| − δ/2) otherwise (Huber 1964; the
@@ -18,5 +21,10 @@ inline double Huber(double r, double delta) {
 inline double HuberDerivative(double r, double delta) {
   return r > delta ? delta : (r < -delta ? -delta : r);
 }
+
+// OK when δ is positive and finite; otherwise InvalidArgument
+// "<fit>: huber_delta must be positive and finite, got <δ>", `fit` naming
+// the fit whose options carried it (e.g. "kaplan fit").
+absl::Status ValidateHuberDelta(absl::string_view fit, double delta);
 
 }  // namespace scalelaw::fitting

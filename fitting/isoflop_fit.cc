@@ -7,28 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "fitting/allocation_exponents.h"
 
 namespace scalelaw::fitting {
 namespace {
-
-struct Line {
-  double intercept = 0;
-  double slope = 0;
-};
-
-// Least-squares y = intercept + slope·x.
-Line FitLine(const std::vector<double>& x, const std::vector<double>& y) {
-  const double n = static_cast<double>(x.size());
-  double mean_x = 0, mean_y = 0;
-  for (size_t i = 0; i < x.size(); ++i) mean_x += x[i] / n, mean_y += y[i] / n;
-  double sxx = 0, sxy = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    sxx += (x[i] - mean_x) * (x[i] - mean_x);
-    sxy += (x[i] - mean_x) * (y[i] - mean_y);
-  }
-  const double slope = sxx > 0 ? sxy / sxx : 0;
-  return {mean_y - slope * mean_x, slope};
-}
 
 struct Parabola {
   double c0 = 0, c1 = 0, c2 = 0;  // in the centred variable v = u − shift
@@ -123,13 +105,7 @@ absl::StatusOr<IsoflopFitResult> FitIsoflop(const std::vector<Observation>& obse
         "isoflop fit needs at least 2 budgets with a minimum over at least 3 model sizes, got ",
         result.budgets.size(), " (of ", groups.size(), " budgets)"));
   }
-  // Hoffmann et al. 2022, §3.2: N_opt ∝ C^a, D_opt ∝ C^b.
-  const Line params_line = FitLine(log_c, log_n);
-  const Line tokens_line = FitLine(log_c, log_d);
-  result.a = params_line.slope;
-  result.b = tokens_line.slope;
-  result.params_coefficient = std::exp(params_line.intercept);
-  result.tokens_coefficient = std::exp(tokens_line.intercept);
+  FitAllocationExponents(log_c, log_n, log_d, &result);
   return result;
 }
 

@@ -1,16 +1,17 @@
 #include "fitting/kaplan_fit.h"
 
 #include <cmath>
-#include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "ceres/ceres.h"
 #include "common/status_macros.h"
+#include "fitting/huber.h"
+#include "fitting/log_sum_exp.h"
+#include "fitting/multi_start_fit.h"
 
 namespace scalelaw::fitting {
 namespace {
 
-constexpr int kNumParameters = 4;
+constexpr size_t kNumParameters = 4;
 
 // Residual of one point in log space, θ = (n_c, d_c, ρ, α_D):
 //
@@ -24,13 +25,9 @@ struct KaplanLogResidual {
 
   template <typename T>
   bool operator()(const T* const theta, T* residual) const {
-    using std::exp;
-    using std::log;
-    using std::max;
-    const T z0 = theta[2] * (theta[0] - log_params);
-    const T z1 = theta[1] - log_tokens;
-    const T m = max(z0, z1);  // shift so exp() cannot overflow
-    residual[0] = theta[3] * (m + log(exp(z0 - m) + exp(z1 - m))) - log_loss;
+    residual[0] =
+        theta[3] * LogSumExp<T>(theta[2] * (theta[0] - log_params), theta[1] - log_tokens) -
+        log_loss;
     return true;
   }
 
@@ -69,10 +66,7 @@ std::vector<KaplanTheta> KaplanGrid() {
 absl::StatusOr<KaplanFitResult> FitKaplan(const std::vector<Observation>& observations,
                                           const KaplanFitOptions& options) {
   SCALELAW_RETURN_IF_ERROR(ValidateObservations(observations));
-  if (!(options.huber_delta > 0) || !std::isfinite(options.huber_delta)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kaplan fit: huber_delta must be positive and finite, got ", options.huber_delta));
-  }
+  SCALELAW_RETURN_IF_ERROR(ValidateHuberDelta("kaplan fit", options.huber_delta));
   std::vector<Observation> used;
   SCALELAW_RETURN_IF_ERROR(FilterExcluded(observations, options.exclude_ids, &used));
   if (used.size() < kNumParameters) {
@@ -80,69 +74,38 @@ absl::StatusOr<KaplanFitResult> FitKaplan(const std::vector<Observation>& observ
                                                    " points (one per parameter), got ",
                                                    used.size()));
   }
-  std::vector<double> log_params, log_tokens, log_loss;
+  std::vector<KaplanLogResidual> residuals;
   for (const Observation& obs : used) {
-    log_params.push_back(std::log(obs.params));
-    log_tokens.push_back(std::log(obs.tokens));
-    log_loss.push_back(std::log(obs.loss));
+    residuals.emplace_back(std::log(obs.params), std::log(obs.tokens), std::log(obs.loss));
   }
   const std::vector<KaplanTheta> starts = options.starts.empty() ? KaplanGrid() : options.starts;
 
-  ceres::Solver::Options solver_options;
-  solver_options.linear_solver_type = ceres::DENSE_QR;
-  solver_options.max_num_iterations = options.max_iterations;
-  solver_options.function_tolerance = 1e-15;
-  solver_options.gradient_tolerance = 1e-15;
-  solver_options.parameter_tolerance = 1e-14;
-  solver_options.logging_type = ceres::SILENT;
-
-  KaplanFitResult result;
-  result.objective = std::numeric_limits<double>::infinity();
-  for (size_t s = 0; s < starts.size(); ++s) {
-    KaplanTheta theta = starts[s];
-    ceres::Problem problem;
-    for (size_t i = 0; i < used.size(); ++i) {
-      // HuberLoss(δ) on r² is 2·Huber_δ(r) and Ceres halves the total, so
-      // the cost is exactly Σ_i Huber_δ(r_i).
-      problem.AddResidualBlock(
-          new ceres::AutoDiffCostFunction<KaplanLogResidual, 1, kNumParameters>(
-              new KaplanLogResidual(log_params[i], log_tokens[i], log_loss[i])),
-          new ceres::HuberLoss(options.huber_delta), theta.data());
-    }
-    ceres::Solver::Summary summary;
-    ceres::Solve(solver_options, &problem, &summary);
-    const bool converged = summary.termination_type == ceres::CONVERGENCE;
-    result.n_starts_converged += converged ? 1 : 0;
-    // α_D ≤ 0 or ρ ≤ 0 turns the law upside down (loss growing with scale).
-    if (!std::isfinite(summary.final_cost) || !(theta[2] > 0) || !(theta[3] > 0) ||
-        summary.final_cost >= result.objective) {
-      continue;
-    }
-    result.objective = summary.final_cost;
-    result.theta = theta;
-    result.best_start_index = static_cast<int>(s);
-    result.termination = ceres::TerminationTypeToString(summary.termination_type);
-    result.termination_message = summary.message;
-    result.converged = converged;
-    result.iterations = summary.num_successful_steps + summary.num_unsuccessful_steps;
-  }
-  if (result.best_start_index < 0) {
+  // α_D ≤ 0 or ρ ≤ 0 turns the law upside down (loss growing with scale).
+  const MultiStartFit<kNumParameters> fit =
+      FitFromStarts(residuals, starts, options.huber_delta, options.max_iterations,
+                    [](const KaplanTheta& theta) { return theta[2] > 0 && theta[3] > 0; });
+  if (fit.best_start_index < 0) {
     return absl::InternalError(absl::StrCat("kaplan fit: none of ", starts.size(),
                                             " starts reached a finite objective with positive "
                                             "exponents"));
   }
-  result.params = KaplanParamsFromTheta(result.theta);
+  KaplanFitResult result;
+  result.params = KaplanParamsFromTheta(fit.theta);
+  result.theta = fit.theta;
+  result.objective = fit.objective;
+  result.termination = fit.termination;
+  result.termination_message = fit.termination_message;
+  result.converged = fit.converged;
+  result.iterations = fit.iterations;
   result.n_points = static_cast<int>(used.size());
   result.excluded_ids = options.exclude_ids;
   result.param_count = options.param_count;
   result.huber_delta = options.huber_delta;
   result.n_starts = static_cast<int>(starts.size());
-  for (size_t i = 0; i < used.size(); ++i) {
-    double r = 0;
-    KaplanLogResidual(log_params[i], log_tokens[i], log_loss[i])(result.theta.data(), &r);
-    result.residual_ids.push_back(used[i].id);
-    result.residuals.push_back(r);
-  }
+  result.n_starts_converged = fit.n_starts_converged;
+  result.best_start_index = fit.best_start_index;
+  for (const Observation& obs : used) result.residual_ids.push_back(obs.id);
+  result.residuals = ResidualsAt(residuals, fit.theta);
   return result;
 }
 

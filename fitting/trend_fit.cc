@@ -8,37 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "fitting/csv_table.h"
+#include "fitting/line_fit.h"
 
 namespace scalelaw::fitting {
 namespace {
 
 bool IsLeapYear(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
-
-struct Line {
-  double intercept = 0;
-  double slope = 0;
-  double r_squared = 0;
-  bool ok = false;  // false when every x is the same
-};
-
-Line LeastSquares(const std::vector<double>& x, const std::vector<double>& y) {
-  const double n = static_cast<double>(x.size());
-  double mean_x = 0, mean_y = 0;
-  for (size_t i = 0; i < x.size(); ++i) mean_x += x[i] / n, mean_y += y[i] / n;
-  double sxx = 0, sxy = 0, syy = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    sxx += (x[i] - mean_x) * (x[i] - mean_x);
-    sxy += (x[i] - mean_x) * (y[i] - mean_y);
-    syy += (y[i] - mean_y) * (y[i] - mean_y);
-  }
-  Line line;
-  if (!(sxx > 0)) return line;
-  line.slope = sxy / sxx;
-  line.intercept = mean_y - line.slope * mean_x;
-  line.r_squared = syy > 0 ? sxy * sxy / (sxx * syy) : 1.0;
-  line.ok = true;
-  return line;
-}
 
 }  // namespace
 
@@ -88,7 +63,7 @@ absl::StatusOr<TrendFitResult> FitTrend(const std::vector<TrendPoint>& points,
     return absl::InvalidArgumentError(
         absl::StrCat("trend fit needs at least 2 points, got ", points.size()));
   }
-  const Line line = LeastSquares(years, log2_values);
+  const LineFit line = FitLine(years, log2_values);
   if (!line.ok) {
     return absl::InvalidArgumentError("trend fit: every point has the same date");
   }
@@ -117,7 +92,7 @@ absl::StatusOr<TrendFitResult> FitTrend(const std::vector<TrendPoint>& points,
         x[i] = years[j];
         y[i] = log2_values[j];
       }
-      const Line resampled = LeastSquares(x, y);
+      const LineFit resampled = FitLine(x, y);
       if (!resampled.ok || !(resampled.slope > 0)) {
         ++result.failed;
         continue;
@@ -157,9 +132,7 @@ absl::StatusOr<std::vector<TrendPoint>> ReadTrendCsv(const std::string& path) {
     if (!value.ok()) return value.status();
     point.year = *year;
     point.value = *value;
-    point.id = *id_col >= 0 && !table->rows[row][*id_col].empty()
-                   ? table->rows[row][*id_col]
-                   : absl::StrCat("line:", table->line_numbers[row]);
+    point.id = table->RowId(row, *id_col);
     points.push_back(std::move(point));
   }
   return points;
