@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "coordinator/sweep_summary.h"
+#include "sweeps/trial_builder.h"
 #include "prometheus/text_serializer.h"
 
 namespace scalelaw::coordinator {
@@ -102,27 +104,33 @@ struct CoordinatorMetrics::SweepSeries {
   struct TrialInfo {
     v1::TrialState state = v1::TRIAL_STATE_UNSPECIFIED;
     uint64_t tokens_done = 0;
+    double flops_done = 0;
   };
   std::map<std::string, TrialInfo> trials;
   std::array<int64_t, kStates.size()> state_counts{};
   int64_t unended = 0;
   double tokens_done_total = 0;
+  double flops_done_total = 0;
 
-  void SetTrial(const std::string& trial_id, v1::TrialState state, uint64_t tokens_done) {
-    TrialInfo& info = trials[trial_id];
+  void SetTrial(const v1::Trial& trial) {
+    TrialInfo& info = trials[trial.spec().trial_id()];
     if (int i = StateIndex(info.state); i >= 0) --state_counts[i];
     if (IsUnended(info.state)) --unended;
     tokens_done_total -= double(info.tokens_done);
-    info = {state, tokens_done};
-    if (int i = StateIndex(state); i >= 0) ++state_counts[i];
-    if (IsUnended(state)) ++unended;
-    tokens_done_total += double(tokens_done);
+    flops_done_total -= info.flops_done;
+    info = {trial.state(), trial.tokens_done(), FlopsSpent(trial.spec(), trial.tokens_done())};
+    if (int i = StateIndex(info.state); i >= 0) ++state_counts[i];
+    if (IsUnended(info.state)) ++unended;
+    tokens_done_total += double(info.tokens_done);
+    flops_done_total += info.flops_done;
   }
   std::map<std::string, TrialSeries> trial_series;  // trials that have been leased
   std::map<std::string, FitSeries> fits;            // by law
   std::array<Gauge*, kStates.size()> state_gauges{};
   Gauge* tokens_planned = nullptr;
   Gauge* tokens_done = nullptr;
+  Gauge* flops_planned = nullptr;
+  Gauge* flops_done = nullptr;
   Counter* lease_expirations = nullptr;
   Counter* retries = nullptr;
   Counter* divergences = nullptr;
@@ -148,6 +156,13 @@ CoordinatorMetrics::CoordinatorMetrics(const Clock* clock, MetricsOptions option
       sweep_tokens_done_(Register<Gauge>(
           *registry_, "scalelaw_sweep_tokens_done",
           "Training tokens done over all trials of a sweep (latest attempt of each).")),
+      sweep_flops_planned_(Register<Gauge>(
+          *registry_, "scalelaw_sweep_flops_planned",
+          "Training FLOPs planned over all trials of a sweep (a WSD cooldown counts its own "
+          "share).")),
+      sweep_flops_done_(Register<Gauge>(
+          *registry_, "scalelaw_sweep_flops_done",
+          "Training FLOPs done over all trials of a sweep (latest attempt of each).")),
       lease_expirations_(Register<Counter>(
           *registry_, "scalelaw_lease_expirations_total",
           "Leases that passed their deadline without a heartbeat (trial requeued or failed).")),
@@ -259,13 +274,18 @@ CoordinatorMetrics::SweepSeries& CoordinatorMetrics::TrackSweep(
     sweep.state_gauges[i] = &sweep_trials_.Add({{"sweep", sweep_id}, {"state", kStates[i].second}});
   }
   double planned = 0;
+  double flops_planned = 0;
   for (const v1::Trial& trial : trials) {
-    sweep.SetTrial(trial.spec().trial_id(), trial.state(), trial.tokens_done());
+    sweep.SetTrial(trial);
     planned += double(trial.spec().tokens());
+    flops_planned += sweeps::TrialCost(trial.spec());
   }
   sweep.tokens_planned = &sweep_tokens_planned_.Add(labels);
   sweep.tokens_planned->Set(planned);
   sweep.tokens_done = &sweep_tokens_done_.Add(labels);
+  sweep.flops_planned = &sweep_flops_planned_.Add(labels);
+  sweep.flops_planned->Set(flops_planned);
+  sweep.flops_done = &sweep_flops_done_.Add(labels);
   sweep.lease_expirations = &lease_expirations_.Add(labels);
   sweep.retries = &retries_.Add(labels);
   sweep.divergences = &divergences_.Add(labels);
@@ -295,6 +315,7 @@ void CoordinatorMetrics::UpdateSweepCounts(SweepSeries& sweep) {
     sweep.state_gauges[i]->Set(double(sweep.state_counts[i]));
   }
   sweep.tokens_done->Set(sweep.tokens_done_total);
+  sweep.flops_done->Set(sweep.flops_done_total);
   if (sweep.unended > 0) {
     sweep.finished_at.reset();
   } else if (!sweep.finished_at) {
@@ -318,7 +339,7 @@ void CoordinatorMetrics::OnTrialWritten(const v1::Trial& trial, v1::TrialState p
   SweepSeries* sweep = FindSweep(trial.spec().sweep_id());
   // Not tracked: finished before this coordinator started.
   if (sweep == nullptr || !sweep->tracks_trials()) return;
-  sweep->SetTrial(trial.spec().trial_id(), trial.state(), trial.tokens_done());
+  sweep->SetTrial(trial);
 
   if (trial.state() == v1::TRIAL_STATE_LEASED && previous == v1::TRIAL_STATE_PENDING &&
       trial.attempt() > 1) {
@@ -462,6 +483,8 @@ void CoordinatorMetrics::RemoveSweep(SweepSeries& sweep) {
     for (Gauge* gauge : sweep.state_gauges) sweep_trials_.Remove(gauge);
     sweep_tokens_planned_.Remove(sweep.tokens_planned);
     sweep_tokens_done_.Remove(sweep.tokens_done);
+    sweep_flops_planned_.Remove(sweep.flops_planned);
+    sweep_flops_done_.Remove(sweep.flops_done);
     lease_expirations_.Remove(sweep.lease_expirations);
     retries_.Remove(sweep.retries);
     divergences_.Remove(sweep.divergences);

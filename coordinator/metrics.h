@@ -14,6 +14,7 @@
 //   scalelaw_sweep_trials{sweep,state}                    gauge, every state
 //   scalelaw_sweep_tokens_planned{sweep}                  gauge, tokens
 //   scalelaw_sweep_tokens_done{sweep}                     gauge, tokens
+//   scalelaw_sweep_flops_{planned,done}{sweep}            gauge, FLOPs (sweeps::TrialCost)
 //   scalelaw_lease_expirations_total{sweep}               counter
 //   scalelaw_trial_retries_total{sweep}                   counter (attempt > 1 leased)
 //   scalelaw_trial_divergences_total{sweep}               counter
@@ -35,7 +36,7 @@
 //   scalelaw_fit_points{sweep,law}                        gauge
 //   scalelaw_fit_timestamp_seconds{sweep,law}             gauge, Unix time of the fit
 //
-// Cardinality: at most 9 series per trial that has been leased, 12 per
+// Cardinality: at most 9 series per trial that has been leased, 14 per
 // sweep, 5 + 3·kMaxFitBudgets + 4 per fitted (sweep, law), one per connected
 // worker, and a fixed set for gRPC (18 per method plus one per method and
 // code seen) and the store (16). Every series labelled with a sweep goes away
@@ -138,6 +139,8 @@ class CoordinatorMetrics final : public CoordinatorObserver {
   prometheus::Family<prometheus::Gauge>& sweep_trials_;
   prometheus::Family<prometheus::Gauge>& sweep_tokens_planned_;
   prometheus::Family<prometheus::Gauge>& sweep_tokens_done_;
+  prometheus::Family<prometheus::Gauge>& sweep_flops_planned_;
+  prometheus::Family<prometheus::Gauge>& sweep_flops_done_;
   prometheus::Family<prometheus::Counter>& lease_expirations_;
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& divergences_;

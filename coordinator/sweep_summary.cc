@@ -7,6 +7,15 @@
 
 namespace scalelaw::coordinator {
 
+double FlopsSpent(const v1::TrialSpec& spec, uint64_t tokens_done) {
+  const uint64_t tokens = spec.tokens();
+  const uint64_t start = spec.wsd().decay_start_tokens();
+  const uint64_t done = std::min(tokens_done, tokens);
+  if (tokens <= start || done <= start) return 0;
+  return sweeps::TrialCost(spec) * static_cast<double>(done - start) /
+         static_cast<double>(tokens - start);
+}
+
 double EstimateSecondsLeft(double flops_done, double flops_total, SweepTimes times) {
   const double elapsed_s = (times.now_ms - times.started_ms) / 1000.0;
   if (times.started_ms <= 0 || elapsed_s <= 0 || flops_done <= 0 || flops_done >= flops_total) {
@@ -39,14 +48,8 @@ v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>&
     const uint64_t done = IsEnded(trial.state()) ? tokens : std::min(trial.tokens_done(), tokens);
     tokens_total += tokens;
     tokens_done += std::min(trial.tokens_done(), tokens);
-    // A WSD cooldown branch starts at its branch point (decay_start_tokens):
-    // only the tokens past it are work of its own.
-    const uint64_t start = trial.spec().wsd().decay_start_tokens();
-    const double cost = sweeps::TrialCost(trial.spec());
-    flops_total += cost;
-    if (tokens > start && done > start) {
-      flops_done += cost * static_cast<double>(done - start) / static_cast<double>(tokens - start);
-    }
+    flops_total += sweeps::TrialCost(trial.spec());
+    flops_done += FlopsSpent(trial.spec(), done);
   }
   for (const auto& [state, count] : counts) {
     v1::StateCount* entry = out.add_counts();

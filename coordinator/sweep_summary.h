@@ -23,6 +23,11 @@ struct SweepTimes {
 v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>& trials,
                          const std::vector<SweepJob>& jobs = {}, SweepTimes times = {});
 
+// The compute a trial has spent once `tokens_done` of its tokens are done: its
+// share of sweeps::TrialCost (a WSD cooldown branch starts at its branch
+// point, so only the tokens past it are its own work).
+double FlopsSpent(const v1::TrialSpec& spec, uint64_t tokens_done);
+
 // Seconds left at the average compute rate since `started_ms`; 0 when
 // nothing is done yet, everything is, or the clock has not moved.
 double EstimateSecondsLeft(double flops_done, double flops_total, SweepTimes times);

@@ -189,6 +189,15 @@ def sweep_overview():
                   [target(f"sum(scalelaw_sweep_tokens_done{{{SWEEP}}}) / "
                           f"sum(scalelaw_sweep_tokens_planned{{{SWEEP}}})", "done")],
                   unit="percentunit"))
+    p.append(stat(L, "Progress (compute)",
+                  [target(f"sum(scalelaw_sweep_flops_done{{{SWEEP}}}) / "
+                          f"sum(scalelaw_sweep_flops_planned{{{SWEEP}}})", "done")],
+                  unit="percentunit"))
+    p.append(stat(L, "ETA", [target(
+        f"(sum(scalelaw_sweep_flops_planned{{{SWEEP}}}) - sum(scalelaw_sweep_flops_done{{{SWEEP}}}))"
+        f" / sum(rate(scalelaw_sweep_flops_done{{{SWEEP}}}[15m]))", "eta")], unit="s",
+        description="FLOPs left over the compute rate of the last 15 minutes (compute, not "
+                    "tokens: a large model's token costs more)."))
     p.append(stat(L, "Succeeded", [target(
         f'scalelaw_sweep_trials{{{SWEEP}, state="succeeded"}}', "succeeded")]))
     p.append(stat(L, "Running or leased", [target(

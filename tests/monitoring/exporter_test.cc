@@ -104,6 +104,10 @@ TEST(MonitoringExporterTest, ScrapesASweepDrivenOverGrpc) {
   EXPECT_EQ(m.Find("scalelaw_sweep_trials", {{"sweep", sweep}}).size(), 7u);
   EXPECT_GT(V(m, "scalelaw_sweep_tokens_planned", {{"sweep", sweep}}),
             V(m, "scalelaw_sweep_tokens_done", {{"sweep", sweep}}));
+  // Compute: what the trials will cost, and what the tokens done so far cost.
+  EXPECT_GT(V(m, "scalelaw_sweep_flops_planned", {{"sweep", sweep}}),
+            V(m, "scalelaw_sweep_flops_done", {{"sweep", sweep}}));
+  EXPECT_GT(V(m, "scalelaw_sweep_flops_done", {{"sweep", sweep}}), 0);
 
   // Counters: one expired lease, two retries (after it and after the failed
   // attempt), one divergence.
