@@ -9,6 +9,7 @@
 
 #include "sweeps/accounting.h"
 #include "sweeps/spec_parser.h"
+#include "sweeps/trial_builder.h"
 
 namespace scalelaw::sweeps {
 namespace {
@@ -43,6 +44,49 @@ TEST(PlannerTest, GridIsSizesTimesTokensTimesSeeds) {
   EXPECT_EQ((*trials)[0].tokens(), 1000000u);
   EXPECT_EQ((*trials)[1].seed(), 1u);
   EXPECT_LT((*trials)[0].params(), (*trials)[6].params());
+}
+
+// batch(N) = fraction x the power law through the measured critical batch
+// sizes, rounded to a multiple of micro_batches and clamped.
+TEST(PlannerTest, BatchRuleFollowsTheMeasuredCriticalBatch) {
+  v1::TrainingConfig training;
+  training.set_batch_size(32);
+  training.set_micro_batches(2);
+  EXPECT_EQ(BatchSizeFor(training, 1e6), 32u);  // no rule: batch_size
+  v1::BatchRule& rule = *training.mutable_batch_rule();
+  v1::CriticalBatchPoint* point = rule.add_critical_batch();
+  point->set_params(1e6);
+  point->set_batch(43.4);
+  // One point: the same batch for every size, rounded to a multiple of 2.
+  EXPECT_EQ(BatchSizeFor(training, 1e5), 44u);
+  EXPECT_EQ(BatchSizeFor(training, 1e8), 44u);
+  point->set_batch(40);
+  point = rule.add_critical_batch();
+  point->set_params(1e8);
+  point->set_batch(400);
+  // Two points: B = 40 (N / 1e6)^0.5, between and beyond them.
+  EXPECT_EQ(BatchSizeFor(training, 1e6), 40u);
+  EXPECT_EQ(BatchSizeFor(training, 1e7), 126u);  // 40 sqrt(10) = 126.49
+  EXPECT_EQ(BatchSizeFor(training, 1e10), 4000u);
+  rule.set_fraction(0.33);
+  EXPECT_EQ(BatchSizeFor(training, 1e8), 132u);
+  rule.set_max_batch(101);                       // clamped, then down to a multiple of 2
+  EXPECT_EQ(BatchSizeFor(training, 1e8), 100u);
+  rule.set_min_batch(64);
+  EXPECT_EQ(BatchSizeFor(training, 1e2), 64u);
+  // The planner trains each size at its batch and keeps the rule out of trials.
+  auto spec = Spec(
+      "name: b\nmodels: [1e5, 1e6]\ntokens: [1e7]\ntraining:\n  micro_batches: 2\n"
+      "  batch_rule:\n    critical_batch: [{params: 1e5, batch: 8}, {params: 1e6, batch: 32}]\n");
+  auto trials = PlanSweep(spec, "b-1");
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->size(), 2u);
+  EXPECT_LT((*trials)[0].training().batch_size(), (*trials)[1].training().batch_size());
+  for (const v1::TrialSpec& trial : *trials) {
+    EXPECT_EQ(trial.training().batch_size(), BatchSizeFor(spec.training(), trial.params()));
+    EXPECT_FALSE(trial.training().has_batch_rule());
+  }
+  EXPECT_FALSE(Spec("name: c\nmodels: [1e5]\ntokens: [1e7]\n").training().has_batch_rule());
 }
 
 TEST(PlannerTest, SamePlanTwice) {

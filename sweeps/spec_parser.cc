@@ -230,13 +230,14 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
       {"tokenizer", StringField(r, [data](std::string v) { data->set_tokenizer(std::move(v)); })},
       {"val_fraction", NumberField(r, [data](double v) { data->set_val_fraction(v); })},
   };
-  v1::BatchRule* batch_rule = train->mutable_batch_rule();
+  // Created on first use, so a spec without a batch rule stores none.
+  auto batch_rule = [train] { return train->mutable_batch_rule(); };
   const FieldTable batch_rule_fields = {
       {"critical_batch",
        [&r, batch_rule](const YAML::Node& n, const std::string& p) -> absl::Status {
          SCALELAW_RETURN_IF_ERROR(r.ExpectSequence(n, p));
          for (size_t i = 0; i < n.size(); ++i) {
-           v1::CriticalBatchPoint* point = batch_rule->add_critical_batch();
+           v1::CriticalBatchPoint* point = batch_rule()->add_critical_batch();
            const FieldTable point_fields = {
                {"params", NumberField(r, [point](double v) { point->set_params(v); })},
                {"batch", NumberField(r, [point](double v) { point->set_batch(v); })},
@@ -245,9 +246,9 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
          }
          return absl::OkStatus();
        }},
-      {"fraction", NumberField(r, [batch_rule](double v) { batch_rule->set_fraction(v); })},
-      {"min_batch", WholeField(r, [batch_rule](uint32_t v) { batch_rule->set_min_batch(v); })},
-      {"max_batch", WholeField(r, [batch_rule](uint32_t v) { batch_rule->set_max_batch(v); })},
+      {"fraction", NumberField(r, [batch_rule](double v) { batch_rule()->set_fraction(v); })},
+      {"min_batch", WholeField(r, [batch_rule](uint32_t v) { batch_rule()->set_min_batch(v); })},
+      {"max_batch", WholeField(r, [batch_rule](uint32_t v) { batch_rule()->set_max_batch(v); })},
   };
   const FieldTable training_fields = {
       {"batch_size", WholeField(r, [train](uint32_t v) { train->set_batch_size(v); })},

@@ -80,6 +80,22 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"name: a\nmodels: [{shape: {n_layer: 2, d_model: 64, n_head: 3}}]\ntokens: [1e6]\n",
                 "models[0].shape.n_head: must divide d_model (64), got 3"},
         BadSpec{"name: a\nmodels: []\ntokens: [1e6]\n", "models: must list at least one size"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\n"
+                "training: {batch_rule: {critical_batch: [{params: 1e5, batch: -4}]}}\n",
+                "training.batch_rule.critical_batch[0].batch: must be in"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\n"
+                "training: {batch_rule: {critical_batch: [{params: 1e5, size: 4}]}}\n",
+                "training.batch_rule.critical_batch[0].size: unknown key"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\ntraining: {batch_rule: {fraction: 0.5}}\n",
+                "training.batch_rule.critical_batch: required"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\ntraining: {micro_batches: 4, "
+                "batch_rule: {critical_batch: [{params: 1e5, batch: 8}], max_batch: 2}}\n",
+                "training.batch_rule.max_batch: must be at least min_batch and micro_batches (4)"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\nlauncher: {kind: kubernetes}\n",
+                "launcher.kubernetes.image: required with launcher.kind kubernetes"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\n"
+                "launcher: {kubernetes: {image: x, image_pull_policy: Sometimes}}\n",
+                "launcher.kubernetes.image_pull_policy: must be"},
         BadSpec{"name: a\nmodels: [1e5\n", "not valid YAML"},
         BadSpec{"- 1\n- 2\n", "expected a mapping"}));
 
