@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 
 #include "fitting/synthetic_runs.h"
 #include "gtest/gtest.h"
@@ -77,6 +78,53 @@ TEST_F(BootstrapChinchillaTest, SameSeedSameIntervalsOnAnyThreadCount) {
   EXPECT_EQ(one->alpha.lo, two->alpha.lo);
   EXPECT_EQ(one->beta.hi, two->beta.hi);
   EXPECT_NE(one->alpha.lo, other->alpha.lo);
+}
+
+// The whole pipeline, point fit then bootstrap, bit for bit on every run and
+// thread count: the bootstrap warm-starts from the point fit, so a point fit
+// that moved in its last bits moved every resample with it.
+TEST_F(BootstrapChinchillaTest, PointFitAndBootstrapBitwiseIdenticalOnAnyRunAndThreadCount) {
+  ChinchillaFitOptions fit_options = options_;
+  for (double ab : {0.0, 5.0, 10.0})
+    for (double e : {-1.0, 0.5})
+      for (double exponent : {0.0, 0.5, 1.0, 2.0})
+        fit_options.starts.push_back({ab, ab, e, exponent, exponent});
+  BootstrapOptions options;
+  options.resamples = 12;
+  options.seed = 5;
+  const auto pipeline = [&](int num_threads) {
+    fit_options.num_threads = num_threads;
+    options.num_threads = num_threads;
+    const absl::StatusOr<ChinchillaFitResult> fit = FitChinchilla(runs_, fit_options);
+    EXPECT_TRUE(fit.ok()) << fit.status();
+    return fit.ok() ? BootstrapChinchilla(runs_, *fit, fit_options, options)
+                    : absl::StatusOr<ChinchillaBootstrap>(fit.status());
+  };
+  const absl::StatusOr<ChinchillaBootstrap> one = pipeline(1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  for (int run = 0; run < 20; ++run) {
+    const int num_threads = run == 19 ? 4 : 2;
+    const absl::StatusOr<ChinchillaBootstrap> boot = pipeline(num_threads);
+    ASSERT_TRUE(boot.ok()) << boot.status();
+    ASSERT_EQ(boot->samples.size(), one->samples.size());
+    for (size_t k = 0; k < one->samples.size(); ++k) {
+      const ChinchillaParams& got = boot->samples[k];
+      const ChinchillaParams& want = one->samples[k];
+      const std::string where = std::to_string(num_threads) + " threads, run " +
+                                std::to_string(run) + ", resample " + std::to_string(k);
+      EXPECT_EQ(got.E, want.E) << where;
+      EXPECT_EQ(got.A, want.A) << where;
+      EXPECT_EQ(got.B, want.B) << where;
+      EXPECT_EQ(got.alpha, want.alpha) << where;
+      EXPECT_EQ(got.beta, want.beta) << where;
+    }
+    EXPECT_EQ(boot->alpha.lo, one->alpha.lo);
+    EXPECT_EQ(boot->alpha.hi, one->alpha.hi);
+    EXPECT_EQ(boot->beta.lo, one->beta.lo);
+    EXPECT_EQ(boot->beta.hi, one->beta.hi);
+    EXPECT_EQ(boot->E.lo, one->E.lo);
+    EXPECT_EQ(boot->E.hi, one->E.hi);
+  }
 }
 
 // The warm-started, weighted refit must find the same optimum as a

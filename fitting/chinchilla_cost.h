@@ -44,7 +44,8 @@ struct ChinchillaLogResidual {
 // distinct points only, the same sum as over its duplicates).
 // One pass over the data gives both (chinchilla_kernel.h), computing
 // A/N^α once per distinct model size. Immutable after construction, so one
-// instance may serve several threads' solvers.
+// instance may serve several threads' solvers, each through a
+// ceres::GradientProblem of its own: a GradientProblem is not thread safe.
 class ChinchillaObjectiveFunction final : public ceres::FirstOrderFunction {
  public:
   // `weights` empty means every weight is 1; otherwise one per point.

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "ceres/first_order_function.h"
 #include "ceres/gradient_problem.h"
 #include "ceres/gradient_problem_solver.h"
 #include "common/status_macros.h"
@@ -44,6 +45,26 @@ ceres::GradientProblemSolver::Options SolverOptions(int max_iterations, double f
   solver.logging_type = ceres::SILENT;
   return solver;
 }
+
+// Forwards to a function that outlives it, so each solve can wrap the one
+// shared objective in a ceres::GradientProblem of its own. Threads must not
+// share a problem: GradientProblem::Evaluate writes the gradient through a
+// scratch buffer the problem owns (Ceres 2.1 documents the call as not
+// thread safe), and a shared one let a solve step along another thread's
+// gradient, so the fit moved in its last bits with thread scheduling.
+class BorrowedFunction final : public ceres::FirstOrderFunction {
+ public:
+  // `function` must outlive this object and be safe to call concurrently.
+  explicit BorrowedFunction(const ceres::FirstOrderFunction& function) : function_(function) {}
+
+  bool Evaluate(const double* theta, double* cost, double* gradient) const override {
+    return function_.Evaluate(theta, cost, gradient);
+  }
+  int NumParameters() const override { return function_.NumParameters(); }
+
+ private:
+  const ceres::FirstOrderFunction& function_;
+};
 
 int IterationsOf(const ceres::GradientProblemSolver::Summary& summary) {
   // Summary::iterations also holds the state before the first step.
@@ -127,10 +148,9 @@ absl::StatusOr<ChinchillaFitResult> FitChinchilla(const std::vector<Observation>
     log_tokens.push_back(std::log(obs.tokens));
     log_loss.push_back(std::log(obs.loss));
   }
-  // GradientProblem owns its function and keeps no state between solves,
-  // so one problem serves every thread.
-  const ceres::GradientProblem problem(
-      new ChinchillaObjectiveFunction(log_params, log_tokens, log_loss, options.huber_delta));
+  // Immutable, so every thread's solves share it (see BorrowedFunction).
+  const ChinchillaObjectiveFunction objective(log_params, log_tokens, log_loss,
+                                              options.huber_delta);
   const std::vector<ChinchillaTheta> starts = options.starts.empty() ? PaperGrid() : options.starts;
   const bool polish = options.polish_count > 0;
   const ceres::GradientProblemSolver::Options tight =
@@ -142,6 +162,7 @@ absl::StatusOr<ChinchillaFitResult> FitChinchilla(const std::vector<Observation>
              : tight;
   const auto solve = [&](const ceres::GradientProblemSolver::Options& solver_options,
                          const ChinchillaTheta& from, StartOutcome* outcome) {
+    const ceres::GradientProblem problem(new BorrowedFunction(objective));
     ceres::GradientProblemSolver::Summary summary;
     outcome->theta = from;
     ceres::Solve(solver_options, problem, outcome->theta.data(), &summary);
