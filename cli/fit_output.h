@@ -194,20 +194,6 @@ struct ChinchillaFitWithBootstrap {
 
 absl::StatusOr<ChinchillaFitWithBootstrap> FitChinchillaFromFlags(const FitFlags& flags);
 
-// Percentile interval of f(law) over the bootstrap's laws; laws for which f
-// is not finite (e.g. no optimum) are skipped, and an interval of NaNs comes
-// back when none is.
-template <typename F>
-fitting::Interval DerivedInterval(const fitting::ChinchillaBootstrap& bootstrap, F f) {
-  std::vector<double> values;
-  for (const fitting::ChinchillaParams& law : bootstrap.samples) {
-    const double value = f(law);
-    if (std::isfinite(value)) values.push_back(value);
-  }
-  if (values.empty()) return {std::nan(""), std::nan("")};
-  return fitting::PercentileInterval(std::move(values), bootstrap.level);
-}
-
 void AddFitCommand(CLI::App& app, int* exit_code);      // fit_command.cc
 void AddOptimalCommand(CLI::App& app, int* exit_code);  // optimal_command.cc
 void AddPredictCommand(CLI::App& app, int* exit_code);  // predict_command.cc

@@ -113,7 +113,7 @@ void AddOptimalCommand(CLI::App& app, int* exit_code) {
         }
         const auto at = [&](double fitting::ComputeOptimal::*field) {
           size_t k = 0;
-          return DerivedInterval(*fit->bootstrap, [&](const fitting::ChinchillaParams&) {
+          return fitting::DerivedInterval(*fit->bootstrap, [&](const fitting::ChinchillaParams&) {
             const absl::StatusOr<fitting::ComputeOptimal>& o = per_law[k++];
             return o.ok() ? (*o).*field : std::nan("");
           });
@@ -126,7 +126,7 @@ void AddOptimalCommand(CLI::App& app, int* exit_code) {
       // Each resampled law needs its own least compute for the target.
       for (size_t t = 0; t < target_losses.size(); ++t) {
         intervals[intervals.size() - target_losses.size() + t].compute =
-            DerivedInterval(*fit->bootstrap, [&](const fitting::ChinchillaParams& law) {
+            fitting::DerivedInterval(*fit->bootstrap, [&](const fitting::ChinchillaParams& law) {
               const absl::StatusOr<double> c = fitting::MinComputeForLoss(law, target_losses[t]);
               return c.ok() ? *c : std::nan("");
             });

@@ -48,7 +48,7 @@ void AddPredictCommand(CLI::App& app, int* exit_code) {
       prediction = fit->mle->PredictionInterval(*params, *tokens, flags->level);
     std::optional<fitting::Interval> interval;
     if (fit->bootstrap.has_value()) {
-      interval = DerivedInterval(*fit->bootstrap, [&](const fitting::ChinchillaParams& law) {
+      interval = fitting::DerivedInterval(*fit->bootstrap, [&](const fitting::ChinchillaParams& law) {
         return law.Loss(*params, *tokens);
       });
     }

@@ -51,16 +51,6 @@ v1::FitInterval ToProto(const fitting::Interval& interval) {
   return out;
 }
 
-template <typename F>
-fitting::Interval DerivedInterval(const fitting::ChinchillaBootstrap& bootstrap, F f) {
-  std::vector<double> values;
-  for (const fitting::ChinchillaParams& law : bootstrap.samples) {
-    const double value = f(law);
-    if (std::isfinite(value)) values.push_back(value);
-  }
-  if (values.empty()) return {std::nan(""), std::nan("")};
-  return fitting::PercentileInterval(std::move(values), bootstrap.level);
-}
 
 }  // namespace
 
@@ -218,7 +208,7 @@ absl::StatusOr<v1::FitResult> FitSweep(const std::vector<v1::Trial>& trials,
       if (bootstrap.has_value()) {
         // Each resampled law allocates the budget its own way.
         const auto at = [&](double fitting::ComputeOptimal::*field) {
-          return ToProto(DerivedInterval(*bootstrap, [&](const fitting::ChinchillaParams& p) {
+          return ToProto(fitting::DerivedInterval(*bootstrap, [&](const fitting::ChinchillaParams& p) {
             absl::StatusOr<fitting::ComputeOptimal> o = fitting::OptimalAllocation(p, compute);
             return o.ok() ? (*o).*field : std::nan("");
           }));

@@ -3,8 +3,10 @@
 // every parameter and prediction) and for the IsoFLOP exponents.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -63,6 +65,20 @@ struct ChinchillaBootstrap {
   // (e.g. PercentileInterval of each sample's Loss(N, D)).
   std::vector<ChinchillaParams> samples;
 };
+
+// Percentile interval of f(law) over a bootstrap's laws (a prediction, an
+// optimum): laws for which f is not finite (e.g. no optimum) are skipped, and
+// an interval of NaNs comes back when none is.
+template <typename F>
+Interval DerivedInterval(const ChinchillaBootstrap& bootstrap, F f) {
+  std::vector<double> values;
+  for (const ChinchillaParams& law : bootstrap.samples) {
+    const double value = f(law);
+    if (std::isfinite(value)) values.push_back(value);
+  }
+  if (values.empty()) return {std::nan(""), std::nan("")};
+  return PercentileInterval(std::move(values), bootstrap.level);
+}
 
 // Resamples the fit's points (those left after options.exclude_ids) with
 // replacement, by run or by model size, and refits each resample. A resample
