@@ -27,6 +27,12 @@ void AddSweepCommands(CLI::App& app, int* exit_code);       // sweep_commands.cc
 struct SweepGroupFlags {
   std::string coordinator;  // host:port
   std::string token_file;   // empty: $SCALELAW_TOKEN_FILE / $SCALELAW_TOKEN
+  // Whether --coordinator was given (not only defaulted), so a subcommand
+  // that also takes --db can refuse the two together.
+  const CLI::Option* coordinator_option = nullptr;
+  bool CoordinatorGiven() const {
+    return coordinator_option != nullptr && coordinator_option->count() > 0;
+  }
 };
 void AddSweepPlanCommand(CLI::App& sweep, int* exit_code);  // sweep_plan_command.cc
 void AddSweepExportCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group,

@@ -140,9 +140,10 @@ void AddResume(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, in
       sweep, "resume", "Requeue a sweep's FAILED and CANCELLED trials",
       "Resume a sweep: its FAILED and CANCELLED trials go back to PENDING with a fresh\n"
       "max_attempts (DIVERGED trials are results and stay), and a trial with a checkpoint\n"
-      "continues from it. When nothing of the sweep was still running, the coordinator\n"
-      "launches its workers again (a new Slurm array or Kubernetes Job); otherwise the\n"
-      "workers it has pick the trials up.\n\n"
+      "continues from it. When PENDING trials are left and no trial is leased (the\n"
+      "sweep's workers are gone), the coordinator launches workers again (a new Slurm\n"
+      "array or Kubernetes Job, sized to the trials left); otherwise the workers it has\n"
+      "pick the trials up. Resuming a sweep whose jobs died retries its launch.\n\n"
       "Example: scalelaw sweep resume quickstart-1");
   cmd->add_option("sweep_id", *sweep_id, "Sweep id")->required();
   cmd->callback([sweep_id, group, exit_code] {
@@ -169,7 +170,8 @@ void AddSweepCommands(CLI::App& app, int* exit_code) {
       "Submit and follow sweeps on a running coordinator (see `scalelaw coordinator`).\n\n"
       "Example: scalelaw sweep submit sweeps/quickstart.yaml && scalelaw sweep list");
   sweep->require_subcommand(1);
-  sweep
+  group->coordinator_option =
+      sweep
       ->add_option("--coordinator,-c", group->coordinator,
                    "Coordinator address host:port (default $SCALELAW_COORDINATOR or "
                    "127.0.0.1:50051)")

@@ -37,7 +37,7 @@ std::string DesignOf(const v1::SweepSpec& spec) {
 // tokens/s times FLOPs per token of each.
 absl::StatusOr<double> MeasuredFlopsPerSecond(const std::string& db_path) {
   SCALELAW_ASSIGN_OR_RETURN(std::unique_ptr<coordinator::Store> store,
-                            coordinator::Store::Open(db_path));
+                            coordinator::Store::OpenForReading(db_path));
   SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials,
                             store->ListTrialsInStates({v1::TRIAL_STATE_SUCCEEDED}));
   std::vector<double> rates;

@@ -27,7 +27,7 @@ absl::StatusOr<SweepData> LoadFromStore(const std::string& sweep_id, const std::
   if (!std::filesystem::exists(db)) {
     return absl::NotFoundError(absl::StrCat("--db: no store at '", db, "'"));
   }
-  absl::StatusOr<std::unique_ptr<coordinator::Store>> store = coordinator::Store::Open(db);
+  absl::StatusOr<std::unique_ptr<coordinator::Store>> store = coordinator::Store::OpenForReading(db);
   if (!store.ok()) {
     return absl::Status(store.status().code(), absl::StrCat("--db ", db, ": ", store.status().message()));
   }
@@ -77,8 +77,9 @@ absl::StatusOr<SweepData> LoadFromCoordinator(const std::string& sweep_id,
 }  // namespace
 
 SweepSource SourceOf(const std::string& db, const SweepGroupFlags& group) {
-  if (!db.empty()) return SweepSource{db, "", ""};
-  return SweepSource{"", group.coordinator, group.token_file};
+  // Both given: LoadSweep refuses the pair rather than ignore one.
+  if (!db.empty() && !group.CoordinatorGiven()) return SweepSource{db, "", ""};
+  return SweepSource{db, group.coordinator, group.token_file};
 }
 
 absl::StatusOr<SweepData> LoadSweep(const std::string& sweep_id, const SweepSource& source,

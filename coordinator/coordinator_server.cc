@@ -86,7 +86,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
           return s->options_.advertise_address.empty() ? AdvertisedAddress(s->address())
                                                        : s->options_.advertise_address;
         });
-    server->launchers_->set_token_file(options.token_file);
+    server->launchers_->set_token(!options.token.empty(), options.token_file);
     for (const std::shared_ptr<Launcher>& launcher : options.launchers) {
       server->launchers_->Add(launcher);
     }

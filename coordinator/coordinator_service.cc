@@ -244,14 +244,15 @@ grpc::ServerUnaryReactor* CoordinatorService::ResumeSweep(grpc::CallbackServerCo
       SCALELAW_ASSIGN_OR_RETURN(ResumedSweep resumed, scheduler_->ResumeSweep(request->sweep_id()));
       v1::ResumeSweepResponse out;
       out.set_requeued_trials(resumed.requeued);
-      if (options_.launchers != nullptr && resumed.was_idle && resumed.requeued > 0) {
+      if (options_.launchers != nullptr && resumed.needs_workers) {
         absl::StatusOr<std::vector<SweepJob>> launched =
             options_.launchers->LaunchSweep(request->sweep_id());
         if (!launched.ok()) {
           return absl::Status(
               launched.status().code(),
               absl::StrCat("sweep ", request->sweep_id(), ": ", resumed.requeued,
-                           " trials requeued, but no workers could be started for them: ",
+                           " trials requeued, but no workers could be started for its pending "
+                           "trials (`sweep resume` again tries again): ",
                            launched.status().message()));
         }
         AddJobs(*launched, out.mutable_jobs());

@@ -5,7 +5,8 @@
 //
 // Errors: INVALID_ARGUMENT for malformed requests (empty ids, invalid sweep
 // specs — the message names the field), NOT_FOUND for unknown sweeps, trials
-// and workers, FAILED_PRECONDITION for a fit the sweep cannot support yet.
+// and workers, FAILED_PRECONDITION for a fit the sweep cannot support yet,
+// UNAUTHENTICATED for a call without the coordinator's token.
 //
 // GetFit runs on the service's own fit thread, not on a gRPC thread, since a
 // Chinchilla fit takes seconds.
@@ -15,7 +16,12 @@
 // scancel): SubmitSweep stores the sweep, then starts its workers with the
 // launcher its spec names; when that fails the sweep is cancelled and the
 // error (e.g. sbatch's message) is the reply. CancelSweep cancels the trials,
-// then the sweep's recorded jobs.
+// then the sweep's recorded jobs. ResumeSweep (also on the launch thread)
+// requeues FAILED and CANCELLED trials and, when PENDING trials are left with
+// no live lease (so no workers), launches workers for them again.
+//
+// With ServiceOptions::token, every RPC without that token is refused with
+// UNAUTHENTICATED before it touches anything.
 //
 // Lifetime: `store` and `scheduler` are not owned and must outlive the
 // service; the gRPC server must be shut down before the service is destroyed.

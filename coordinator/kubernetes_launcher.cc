@@ -98,21 +98,22 @@ void EmitContainer(YAML::Emitter& out, const SweepLaunch& launch,
 
 }  // namespace
 
-std::string KubernetesJobName(const std::string& sweep_id) {
+std::string KubernetesJobName(const std::string& sweep_id, uint32_t launch_index) {
   std::string name = "scalelaw-";
   for (char c : sweep_id) {
     const auto u = static_cast<unsigned char>(c);
     name += std::isalnum(u) ? static_cast<char>(std::tolower(u)) : '-';
   }
+  const std::string relaunch = launch_index > 0 ? absl::StrCat("-r", launch_index) : "";
   const bool changed = name != "scalelaw-" + sweep_id;
   constexpr size_t kMaxLength = 63;
-  if (changed || name.size() > kMaxLength) {
+  if (changed || name.size() + relaunch.size() > kMaxLength) {
     const std::string suffix = "-" + ShortHash(sweep_id);
-    name = name.substr(0, kMaxLength - suffix.size());
+    name = name.substr(0, kMaxLength - suffix.size() - relaunch.size());
     while (!name.empty() && name.back() == '-') name.pop_back();
     name += suffix;
   }
-  return name;
+  return name + relaunch;
 }
 
 std::string KubernetesMemory(const std::string& slurm_memory) {
@@ -136,10 +137,15 @@ absl::StatusOr<std::string> JobManifest(const SweepLaunch& launch,
   if (k8s.image().empty()) {
     return absl::InvalidArgumentError("launcher.kubernetes.image: required for a Kubernetes Job");
   }
-  const std::string name = KubernetesJobName(launch.sweep_id);
-  const uint32_t completions = std::min(launch.n_trials, kMaxJobCompletions);
+  if (launch.token_required && k8s.token_secret().empty()) {
+    return absl::InvalidArgumentError(
+        "launcher.kubernetes.token_secret: required, since this coordinator requires a token: "
+        "name the Secret (in the Job's namespace) that holds it under the key 'token'");
+  }
+  const std::string name = KubernetesJobName(launch.sweep_id, launch.launch_index);
   const uint32_t workers = launch.launcher.workers();
-  const uint32_t parallelism = workers > 0 ? std::min(workers, completions) : completions;
+  const uint32_t completions = std::min(
+      {workers > 0 ? workers : launch.n_trials, launch.n_trials, kMaxJobCompletions});
 
   YAML::Emitter out;
   out << YAML::BeginMap;
@@ -156,8 +162,8 @@ absl::StatusOr<std::string> JobManifest(const SweepLaunch& launch,
   out << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "completionMode" << YAML::Value << "Indexed";
   out << YAML::Key << "completions" << YAML::Value << completions;
-  out << YAML::Key << "parallelism" << YAML::Value << parallelism;
-  out << YAML::Key << "backoffLimit" << YAML::Value << completions;
+  out << YAML::Key << "parallelism" << YAML::Value << completions;
+  out << YAML::Key << "backoffLimit" << YAML::Value << 3 * completions;
   out << YAML::Key << "ttlSecondsAfterFinished" << YAML::Value << 7 * 86400;
   out << YAML::Key << "podFailurePolicy" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
@@ -198,14 +204,17 @@ absl::StatusOr<std::string> JobManifest(const SweepLaunch& launch,
 KubernetesLauncher::KubernetesLauncher(KubernetesLauncherOptions options)
     : options_(std::move(options)) {}
 
-std::filesystem::path KubernetesLauncher::ManifestPath(const std::string& sweep_id) const {
-  return options_.manifest_dir / sweep_id / "job.yaml";
+std::filesystem::path KubernetesLauncher::ManifestPath(const std::string& sweep_id,
+                                                       uint32_t launch_index) const {
+  return options_.manifest_dir / sweep_id /
+         (launch_index == 0 ? std::string("job.yaml") : absl::StrCat("job-r", launch_index, ".yaml"));
 }
 
 absl::StatusOr<std::vector<std::string>> KubernetesLauncher::Launch(const SweepLaunch& launch) {
   SCALELAW_RETURN_IF_ERROR(RequirePlainSweepId(launch.sweep_id));
   SCALELAW_ASSIGN_OR_RETURN(std::string manifest, JobManifest(launch, options_.worker_program));
-  const std::filesystem::path path = std::filesystem::absolute(ManifestPath(launch.sweep_id));
+  const std::filesystem::path path =
+      std::filesystem::absolute(ManifestPath(launch.sweep_id, launch.launch_index));
   SCALELAW_RETURN_IF_ERROR(WriteLaunchFile(path, manifest));
   absl::StatusOr<CommandResult> applied =
       RunCommand({options_.kubectl, "apply", "-f", path.string()}, options_.command_timeout);
@@ -221,7 +230,7 @@ absl::StatusOr<std::vector<std::string>> KubernetesLauncher::Launch(const SweepL
                                                path.string(), ")"));
   }
   const std::string& ns = launch.launcher.kubernetes().namespace_();
-  const std::string name = KubernetesJobName(launch.sweep_id);
+  const std::string name = KubernetesJobName(launch.sweep_id, launch.launch_index);
   return std::vector<std::string>{ns.empty() ? name : absl::StrCat(ns, "/", name)};
 }
 

@@ -12,12 +12,16 @@
 // `sweep status` print it with the `kubectl apply -f` to run, and nothing is
 // lost by the user applying it later.
 //
-// The Job mirrors the Slurm array (slurm_launcher.h): completions = one per
-// trial (capped at kMaxJobCompletions), parallelism = launcher.workers; each
-// pod is one worker that leases trials until the sweep has no work and exits
-// 0, so later indices replace pods that crashed, were evicted or hit their
-// deadline, and finish at once when nothing is left. The podFailurePolicy
-// (Kubernetes >= 1.26) reads the worker's exit status (proto/worker_exit.h):
+// Each index of the Job is one worker that leases trials until the sweep has
+// no work and exits 0: completions = parallelism = launcher.workers (0: one
+// per unended trial, at most kMaxJobCompletions), never more than the trials
+// left. The Job controller starts a new pod for an index whose pod failed,
+// so a crashed, evicted or preempted worker is replaced; backoffLimit (three
+// per index) bounds the crashes, and each trial's own attempts stay bounded
+// by max_attempts. A relaunch (`sweep resume`) applies a Job of its own,
+// "<name>-r<N>", since a finished Job of the same name would be left
+// "unchanged" by kubectl apply. The podFailurePolicy (Kubernetes >= 1.26)
+// reads the worker's exit status (proto/worker_exit.h):
 //   - 2 (bad flags) or 3 (refused: wrong token, unknown sweep): FailJob, since
 //     restarting cannot help;
 //   - 75 (stopped by SIGTERM after checkpointing, work left): Ignore, so a
@@ -44,16 +48,16 @@
 
 namespace scalelaw::coordinator {
 
-// Jobs with more completions are legal, but a sweep with more trials than
-// this has more than enough workers at this count.
+// Jobs with more completions are legal, but more workers than this for one
+// sweep would mostly wait on the coordinator.
 inline constexpr uint32_t kMaxJobCompletions = 1000;
 // Seconds a worker pod gets between SIGTERM and SIGKILL to checkpoint.
 inline constexpr uint32_t kWorkerGraceSeconds = 120;
 
-// "scalelaw-<sweep id>" as a DNS-1123 label: lower case, [a-z0-9-], at most
-// 63 characters; ids that had to change get a short hash so two sweeps never
-// share a name.
-std::string KubernetesJobName(const std::string& sweep_id);
+// "scalelaw-<sweep id>" (launch 0) or "scalelaw-<sweep id>-r<N>" (launch N)
+// as a DNS-1123 label: lower case, [a-z0-9-], at most 63 characters; ids that
+// had to change get a short hash so two sweeps never share a name.
+std::string KubernetesJobName(const std::string& sweep_id, uint32_t launch_index = 0);
 
 // Slurm-style memory ("16G", bare megabytes "4000") as a Kubernetes quantity
 // ("16Gi", "4000Mi"); both mean powers of 1024.
@@ -61,7 +65,8 @@ std::string KubernetesMemory(const std::string& slurm_memory);
 
 // The Indexed Job for `launch` as YAML (pure). `worker_program` is the
 // `scalelaw` binary inside the image. INVALID_ARGUMENT (naming the field) for
-// a launch without trials, image or coordinator address.
+// a launch without trials, image or coordinator address, or without
+// launcher.kubernetes.token_secret when the coordinator requires a token.
 absl::StatusOr<std::string> JobManifest(const SweepLaunch& launch,
                                         const std::string& worker_program = "scalelaw");
 
@@ -85,7 +90,8 @@ class KubernetesLauncher final : public Launcher {
   // applied by the coordinator and are skipped.
   absl::Status Cancel(const std::vector<std::string>& job_ids) override;
 
-  std::filesystem::path ManifestPath(const std::string& sweep_id) const;
+  // job.yaml for the first launch, job-r<N>.yaml for relaunch N.
+  std::filesystem::path ManifestPath(const std::string& sweep_id, uint32_t launch_index = 0) const;
 
  private:
   const KubernetesLauncherOptions options_;

@@ -68,8 +68,11 @@ TEST(KubernetesLauncherTest, ManifestIsAnIndexedJobOfWorkersFromTheSpec) {
 
   const YAML::Node spec = job["spec"];
   EXPECT_EQ(spec["completionMode"].as<std::string>(), "Indexed");
-  EXPECT_EQ(spec["completions"].as<int>(), 12);  // one per trial
-  EXPECT_EQ(spec["parallelism"].as<int>(), 4);   // launcher.workers
+  // One index per worker (launcher.workers), all at once; a failed index is
+  // retried by the Job controller, three times per index at most.
+  EXPECT_EQ(spec["completions"].as<int>(), 4);
+  EXPECT_EQ(spec["parallelism"].as<int>(), 4);
+  EXPECT_EQ(spec["backoffLimit"].as<int>(), 12);
 
   // Reserved exit codes: refused or bad flags fail the Job at once; stopped
   // with work left, or disrupted, starts a replacement without backoff.
@@ -113,7 +116,7 @@ TEST(KubernetesLauncherTest, ManifestIsAnIndexedJobOfWorkersFromTheSpec) {
 TEST(KubernetesLauncherTest, DefaultsLeaveOutWhatTheSpecLeavesOut) {
   SweepLaunch launch = FullLaunch();
   launch.n_trials = 3;
-  launch.launcher.set_workers(0);  // no throttle: every index at once
+  launch.launcher.set_workers(0);  // no limit: one worker per unended trial
   launch.launcher.clear_resources();
   v1::KubernetesConfig& k8s = *launch.launcher.mutable_kubernetes();
   k8s.clear_namespace_();
@@ -125,6 +128,7 @@ TEST(KubernetesLauncherTest, DefaultsLeaveOutWhatTheSpecLeavesOut) {
   const YAML::Node job = YAML::Load(*manifest);
   EXPECT_FALSE(job["metadata"]["namespace"]);
   EXPECT_EQ(job["spec"]["parallelism"].as<int>(), 3);
+  EXPECT_EQ(job["spec"]["completions"].as<int>(), 3);
   const YAML::Node pod = job["spec"]["template"]["spec"];
   EXPECT_FALSE(pod["serviceAccountName"]);
   EXPECT_FALSE(pod["activeDeadlineSeconds"]);
@@ -145,6 +149,15 @@ TEST(KubernetesLauncherTest, RefusesALaunchItCannotExpress) {
   launch = FullLaunch();
   launch.n_trials = 0;
   EXPECT_TRUE(absl::IsInvalidArgument(JobManifest(launch).status()));
+  // Pods without the token would only exit 3: refuse the launch instead.
+  launch = FullLaunch();
+  launch.token_required = true;
+  EXPECT_TRUE(JobManifest(launch).ok());
+  launch.launcher.mutable_kubernetes()->clear_token_secret();
+  manifest = JobManifest(launch);
+  EXPECT_TRUE(absl::IsInvalidArgument(manifest.status()));
+  EXPECT_THAT(std::string(manifest.status().message()),
+              HasSubstr("launcher.kubernetes.token_secret: required"));
 }
 
 TEST(KubernetesLauncherTest, JobNamesAreDnsLabels) {
@@ -155,7 +168,12 @@ TEST(KubernetesLauncherTest, JobNamesAreDnsLabels) {
   const std::string long_name = KubernetesJobName(std::string(100, 'a') + "-1");
   EXPECT_LE(long_name.size(), 63u);
   EXPECT_NE(long_name, KubernetesJobName(std::string(100, 'a') + "-2"));
-  for (const std::string& name : {odd, long_name}) {
+  // A relaunch gets a name of its own, still a label.
+  EXPECT_EQ(KubernetesJobName("grid-3", 2), "scalelaw-grid-3-r2");
+  const std::string long_relaunch = KubernetesJobName(std::string(100, 'a') + "-1", 12);
+  EXPECT_LE(long_relaunch.size(), 63u);
+  EXPECT_THAT(long_relaunch, ::testing::EndsWith("-r12"));
+  for (const std::string& name : {odd, long_name, long_relaunch}) {
     for (char c : name) EXPECT_TRUE(std::islower(c) || std::isdigit(c) || c == '-') << name;
   }
 }
@@ -198,6 +216,17 @@ TEST(KubernetesLauncherTest, AppliesAndDeletesWithKubectl) {
   EXPECT_EQ(ReadFile(calls), "apply -f " + manifest +
                                  "\ndelete job --ignore-not-found --namespace=ml "
                                  "scalelaw-grid-3\n");
+
+  // A relaunch (sweep resume) applies a Job of its own, never "unchanged".
+  SweepLaunch relaunch = FullLaunch();
+  relaunch.launch_index = 1;
+  auto again = launcher.Launch(relaunch);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(*again, ElementsAre("ml/scalelaw-grid-3-r1"));
+  const std::string second = std::filesystem::absolute(launcher.ManifestPath("grid-3", 1)).string();
+  EXPECT_THAT(second, ::testing::EndsWith("/grid-3/job-r1.yaml"));
+  EXPECT_EQ(YAML::Load(ReadFile(second))["metadata"]["name"].as<std::string>(),
+            "scalelaw-grid-3-r1");
 
   // kubectl's refusal is the caller's error, with kubectl's words.
   SweepLaunch refused = FullLaunch();

@@ -34,12 +34,20 @@ namespace scalelaw::coordinator {
 struct SweepLaunch {
   std::string sweep_id;
   v1::LauncherConfig launcher;      // from the sweep spec
-  uint32_t n_trials = 0;            // trials of the sweep; more workers than this would idle
+  // Trials of the sweep not yet ended at this launch (all of them at submit,
+  // the requeued and leftover ones at a resume): more workers would idle.
+  uint32_t n_trials = 0;
+  // Launches of this sweep by this launcher before this one (0 at submit),
+  // so a relaunch can name its job apart from the earlier ones.
+  uint32_t launch_index = 0;
   uint32_t threads = 0;             // the spec's training.threads (CPU threads per worker)
   std::string coordinator_address;  // host:port the workers dial
   // The coordinator token's file, passed to workers as --token-file; empty:
   // workers read $SCALELAW_TOKEN (inherited, or from a Kubernetes Secret).
   std::string token_file;
+  // The coordinator requires a token: a launcher that cannot hand it to its
+  // workers must refuse the launch rather than start workers that cannot work.
+  bool token_required = false;
 };
 
 class Launcher {

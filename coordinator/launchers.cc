@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -35,12 +36,17 @@ absl::StatusOr<std::vector<SweepJob>> Launchers::LaunchSweep(const std::string& 
         "' workers (it launches: ", kinds.empty() ? "none" : absl::StrJoin(kinds, ", "), ")"));
   }
   SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store_->ListTrials(sweep_id));
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<SweepJob> earlier, store_->ListSweepJobs(sweep_id));
   SweepLaunch launch;
   launch.sweep_id = sweep_id;
   launch.launcher = config;
-  launch.n_trials = static_cast<uint32_t>(trials.size());
+  launch.n_trials = static_cast<uint32_t>(std::count_if(
+      trials.begin(), trials.end(), [](const v1::Trial& t) { return !IsEnded(t.state()); }));
+  launch.launch_index = static_cast<uint32_t>(std::count_if(
+      earlier.begin(), earlier.end(), [&](const SweepJob& job) { return job.launcher == kind; }));
   launch.threads = sweep.spec.training().threads();
   launch.token_file = token_file_;
+  launch.token_required = token_required_;
   launch.coordinator_address = config.coordinator_address().empty() ? default_coordinator_address_()
                                                                     : config.coordinator_address();
   SCALELAW_ASSIGN_OR_RETURN(std::vector<std::string> job_ids, it->second->Launch(launch));

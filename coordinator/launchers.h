@@ -37,8 +37,12 @@ class Launchers {
   // before the coordinator serves.
   void Add(std::shared_ptr<Launcher> launcher);
   bool Has(const std::string& kind) const { return launchers_.count(kind) > 0; }
-  // The coordinator token's file, handed to launched workers (SweepLaunch).
-  void set_token_file(std::string path) { token_file_ = std::move(path); }
+  // The coordinator's token, if any: launched workers get its file
+  // (SweepLaunch::token_file), and launchers know one is required.
+  void set_token(bool required, std::string file) {
+    token_required_ = required;
+    token_file_ = std::move(file);
+  }
 
   // Starts the workers of a stored sweep with the launcher its spec names,
   // records the job ids with the sweep and returns them. Nothing is started
@@ -55,6 +59,7 @@ class Launchers {
   const Clock* const clock_;
   const std::function<std::string()> default_coordinator_address_;
   std::map<std::string, std::shared_ptr<Launcher>> launchers_;
+  bool token_required_ = false;
   std::string token_file_;
 };
 

@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,9 +14,19 @@
 namespace scalelaw::coordinator {
 namespace {
 
-constexpr char kTrialColumns[] =
-    "spec, state, attempt, worker_id, lease_deadline_ms, result, reason, tokens_done, "
-    "latest_train_loss, latest_val_loss, resumed_after_attempt";
+// The columns ReadTrial reads, in its order; `table` qualifies them for a join.
+// One list, so a query can never read fewer columns than ReadTrial expects.
+std::string TrialColumns(const std::string& table = "") {
+  static constexpr const char* kNames[] = {
+      "spec",         "state",       "attempt",           "worker_id",
+      "lease_deadline_ms", "result", "reason",            "tokens_done",
+      "latest_train_loss", "latest_val_loss", "resumed_after_attempt"};
+  std::string columns;
+  for (const char* name : kNames) {
+    absl::StrAppend(&columns, columns.empty() ? "" : ", ", table, table.empty() ? "" : ".", name);
+  }
+  return columns;
+}
 
 constexpr char kSweepColumns[] = "sweep_id, name, spec, spec_yaml, created_ms, cancelled";
 
@@ -86,6 +98,32 @@ class Store::ScopedStatement {
 };
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  SCALELAW_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenDb(path));
+  SCALELAW_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::OpenForReading(const std::string& path) {
+  // SQLite would create a missing file.
+  if (std::error_code error; !std::filesystem::exists(path, error)) {
+    return absl::NotFoundError(absl::StrCat("no store at '", path, "'"));
+  }
+  SCALELAW_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenDb(path));
+  SCALELAW_ASSIGN_OR_RETURN(int64_t version, store->db_->QueryInt("PRAGMA user_version"));
+  if (version == 0) {
+    return absl::FailedPreconditionError(absl::StrCat("'", path, "' is not a scalelaw store"));
+  }
+  if (version != kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store '", path, "' has schema version ", version, " and this scalelaw reads version ",
+        kSchemaVersion, version < kSchemaVersion
+                            ? ": start this version's coordinator on it once to migrate it"
+                            : ": use the newer scalelaw that wrote it"));
+  }
+  return store;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::OpenDb(const std::string& path) {
   SCALELAW_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
   sqlite3_busy_timeout(db->handle(), 5000);
   // WAL lets readers (e.g. `sqlite3` from a shell) look while we write;
@@ -99,9 +137,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   }
   mode_stmt.reset();
   SCALELAW_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
-  std::unique_ptr<Store> store(new Store(std::move(db)));
-  SCALELAW_RETURN_IF_ERROR(store->Migrate());
-  return store;
+  return std::unique_ptr<Store>(new Store(std::move(db)));
 }
 
 Store::~Store() {
@@ -278,7 +314,7 @@ absl::StatusOr<v1::Trial> Store::GetTrial(const std::string& trial_id) {
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(
       auto trials,
-      QueryTrials(absl::StrCat("SELECT ", kTrialColumns, " FROM trials WHERE trial_id = ?"),
+      QueryTrials(absl::StrCat("SELECT ", TrialColumns(), " FROM trials WHERE trial_id = ?"),
                   {trial_id}));
   if (trials.empty()) return absl::NotFoundError(absl::StrCat("no trial '", trial_id, "'"));
   return std::move(trials.front());
@@ -287,7 +323,7 @@ absl::StatusOr<v1::Trial> Store::GetTrial(const std::string& trial_id) {
 absl::StatusOr<std::vector<v1::Trial>> Store::ListTrials(const std::string& sweep_id) {
   std::lock_guard lock(mu_);
   return QueryTrials(
-      absl::StrCat("SELECT ", kTrialColumns, " FROM trials WHERE sweep_id = ? ORDER BY idx"),
+      absl::StrCat("SELECT ", TrialColumns(), " FROM trials WHERE sweep_id = ? ORDER BY idx"),
       {sweep_id});
 }
 
@@ -299,7 +335,7 @@ absl::StatusOr<std::vector<v1::Trial>> Store::ListTrialsInStates(
     absl::StrAppend(&in, in.empty() ? "" : ", ", static_cast<int>(state));
   }
   if (in.empty()) return std::vector<v1::Trial>{};
-  return QueryTrials(absl::StrCat("SELECT ", kTrialColumns, " FROM trials WHERE state IN (", in,
+  return QueryTrials(absl::StrCat("SELECT ", TrialColumns(), " FROM trials WHERE state IN (", in,
                                   ") ORDER BY sweep_id, idx"),
                      {});
 }
@@ -308,10 +344,8 @@ absl::StatusOr<std::optional<v1::Trial>> Store::NextPendingTrial(const std::stri
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(
       auto trials,
-      QueryTrials(absl::StrCat("SELECT t.spec, t.state, t.attempt, "
-                               "t.worker_id, t.lease_deadline_ms, t.result, t.reason, "
-                               "t.tokens_done, t.latest_train_loss, t.latest_val_loss "
-                               "FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id "
+      QueryTrials(absl::StrCat("SELECT ", TrialColumns("t"),
+                               " FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id "
                                "WHERE t.state = ",
                                kPending,
                                " AND s.cancelled = 0 AND (?1 = '' OR t.sweep_id = ?1) "
@@ -328,7 +362,7 @@ absl::StatusOr<std::optional<v1::Trial>> Store::NextPendingTrial(const std::stri
 
 absl::StatusOr<std::vector<v1::Trial>> Store::ListPendingDependents(const std::string& trial_id) {
   std::lock_guard lock(mu_);
-  return QueryTrials(absl::StrCat("SELECT ", kTrialColumns, " FROM trials WHERE depends_on = ? ",
+  return QueryTrials(absl::StrCat("SELECT ", TrialColumns(), " FROM trials WHERE depends_on = ? ",
                                   "AND state = ", kPending, " ORDER BY idx"),
                      {trial_id});
 }
@@ -363,7 +397,7 @@ absl::StatusOr<std::vector<SweepJob>> Store::ListSweepJobs(const std::string& sw
 absl::StatusOr<std::optional<v1::Trial>> Store::TrialHeldBy(const std::string& worker_id) {
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(
-      auto trials, QueryTrials(absl::StrCat("SELECT ", kTrialColumns,
+      auto trials, QueryTrials(absl::StrCat("SELECT ", TrialColumns(),
                                             " FROM trials WHERE worker_id = ? AND state IN (",
                                             kLeased, ", ", kRunning, ") LIMIT 1"),
                                {worker_id}));

@@ -74,8 +74,13 @@ class Store {
   // The schema version this code writes (PRAGMA user_version).
   static constexpr int kSchemaVersion = 3;
 
-  // Opens or creates the store at `path`. A newer schema is refused.
+  // Opens or creates the store at `path`, migrating an older schema. A newer
+  // schema is refused.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
+  // Opens an existing store to read (CLI commands beside a running
+  // coordinator): never migrates, so reading cannot upgrade a store under an
+  // older coordinator. FAILED_PRECONDITION for another schema version.
+  static absl::StatusOr<std::unique_ptr<Store>> OpenForReading(const std::string& path);
 
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -147,6 +152,7 @@ class Store {
  private:
   class ScopedStatement;
   explicit Store(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  static absl::StatusOr<std::unique_ptr<Store>> OpenDb(const std::string& path);
   absl::Status Migrate();
   // A cached prepared statement for `sql`, reset when the returned guard dies.
   absl::StatusOr<ScopedStatement> Statement(std::string_view sql);

@@ -2,13 +2,19 @@
 
 #include <sqlite3.h>
 
+#include <filesystem>
+
+#include "absl/strings/escaping.h"
+#include "coordinator/store_schema.h"
 #include "coordinator/test_util.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace scalelaw::coordinator {
 namespace {
 
 using testing::TempDir;
+using ::testing::HasSubstr;
 
 std::vector<v1::TrialSpec> TwoTrials(const std::string& sweep_id) {
   std::vector<v1::TrialSpec> trials(2);
@@ -224,6 +230,44 @@ TEST(StoreTest, FileIsWalWithVersionedSchema) {
   sqlite3_close(db);
   auto reopened = Store::Open(path);
   EXPECT_TRUE(absl::IsFailedPrecondition(reopened.status())) << reopened.status();
+}
+
+// A version-2 file (before `sweep resume`) migrates to the current schema on
+// Open and keeps its rows; reading (OpenForReading) never migrates.
+TEST(StoreTest, MigratesAVersion2StoreAndReadersDoNot) {
+  TempDir dir;
+  const std::string path = dir.File("v2.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, kSchemaV1, nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, kSchemaV2, nullptr, nullptr, nullptr), SQLITE_OK);
+    v1::TrialSpec spec;
+    spec.set_trial_id("old-1-t000");
+    const std::string insert =
+        "INSERT INTO sweeps (sweep_id, name, spec, created_ms) VALUES ('old-1', 'old', x'', 1);"
+        "INSERT INTO trials (trial_id, sweep_id, idx, spec, state, attempt) VALUES "
+        "('old-1-t000', 'old-1', 0, x'" + absl::BytesToHexString(spec.SerializeAsString()) +
+        "', 6, 2); PRAGMA user_version=2;";
+    ASSERT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto reader = Store::OpenForReading(path);
+  EXPECT_TRUE(absl::IsFailedPrecondition(reader.status())) << reader.status();
+  EXPECT_THAT(std::string(reader.status().message()), HasSubstr("migrate"));
+  reader = absl::StatusOr<std::unique_ptr<Store>>();  // close before migrating
+
+  auto store = Store::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto trial = (*store)->GetTrial("old-1-t000");
+  ASSERT_TRUE(trial.ok()) << trial.status();
+  EXPECT_EQ(trial->state(), v1::TRIAL_STATE_FAILED);
+  EXPECT_EQ(trial->attempt(), 2u);
+  EXPECT_EQ(trial->resumed_after_attempt(), 0u);
+  store->reset();
+  EXPECT_TRUE(Store::OpenForReading(path).ok());
+  EXPECT_TRUE(absl::IsNotFound(Store::OpenForReading(dir.File("missing.db")).status()));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("missing.db")));
 }
 
 }  // namespace

@@ -16,12 +16,10 @@ double FlopsSpent(const v1::TrialSpec& spec, uint64_t tokens_done) {
          static_cast<double>(tokens - start);
 }
 
-double EstimateSecondsLeft(double flops_done, double flops_total, SweepTimes times) {
+double EstimateSecondsLeft(double flops_spent, double flops_left, SweepTimes times) {
   const double elapsed_s = (times.now_ms - times.started_ms) / 1000.0;
-  if (times.started_ms <= 0 || elapsed_s <= 0 || flops_done <= 0 || flops_done >= flops_total) {
-    return 0;
-  }
-  return (flops_total - flops_done) * elapsed_s / flops_done;
+  if (times.started_ms <= 0 || elapsed_s <= 0 || flops_spent <= 0 || flops_left <= 0) return 0;
+  return flops_left * elapsed_s / flops_spent;
 }
 
 v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>& trials,
@@ -37,19 +35,22 @@ v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>&
   bool all_ended = true;
   uint64_t tokens_done = 0;
   uint64_t tokens_total = 0;
-  double flops_done = 0;
-  double flops_total = 0;
+  double flops_done = 0;   // spent: every trial's tokens done so far
+  double flops_total = 0;  // planned
+  double flops_left = 0;   // what unended trials still have to spend
   for (const v1::Trial& trial : trials) {
     ++counts[trial.state()];
     all_ended = all_ended && IsEnded(trial.state());
     const uint64_t tokens = trial.spec().tokens();
-    // An ended trial spent what it will ever spend: a FAILED one counts as
-    // done so the ETA covers only the work still ahead.
-    const uint64_t done = IsEnded(trial.state()) ? tokens : std::min(trial.tokens_done(), tokens);
     tokens_total += tokens;
     tokens_done += std::min(trial.tokens_done(), tokens);
-    flops_total += sweeps::TrialCost(trial.spec());
-    flops_done += FlopsSpent(trial.spec(), done);
+    const double cost = sweeps::TrialCost(trial.spec());
+    const double spent = FlopsSpent(trial.spec(), trial.tokens_done());
+    flops_total += cost;
+    flops_done += spent;
+    // A trial that ended early (FAILED, CANCELLED) spent what it spent; the
+    // rest of its plan is not ahead, and was never done.
+    if (!IsEnded(trial.state())) flops_left += std::max(0.0, cost - spent);
   }
   for (const auto& [state, count] : counts) {
     v1::StateCount* entry = out.add_counts();
@@ -73,7 +74,7 @@ v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>&
     out.set_state(v1::SWEEP_STATE_DONE);
   } else {
     out.set_state(v1::SWEEP_STATE_RUNNING);
-    out.set_eta_seconds(EstimateSecondsLeft(flops_done, flops_total, times));
+    out.set_eta_seconds(EstimateSecondsLeft(flops_done, flops_left, times));
   }
   return out;
 }

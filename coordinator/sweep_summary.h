@@ -28,8 +28,9 @@ v1::Sweep SummarizeSweep(const SweepRecord& sweep, const std::vector<v1::Trial>&
 // point, so only the tokens past it are its own work).
 double FlopsSpent(const v1::TrialSpec& spec, uint64_t tokens_done);
 
-// Seconds left at the average compute rate since `started_ms`; 0 when
-// nothing is done yet, everything is, or the clock has not moved.
-double EstimateSecondsLeft(double flops_done, double flops_total, SweepTimes times);
+// Seconds for `flops_left` more at the average rate so far (`flops_spent`
+// since times.started_ms); 0 when nothing is spent or left yet, or the clock
+// has not moved.
+double EstimateSecondsLeft(double flops_spent, double flops_left, SweepTimes times);
 
 }  // namespace scalelaw::coordinator

@@ -38,13 +38,26 @@ TEST(SweepSummaryTest, NoEtaBeforeWorkOrAfterTheEnd) {
   const std::vector<v1::Trial> waiting = {MakeTrial(1000, 1e12, 0, v1::TRIAL_STATE_PENDING)};
   EXPECT_EQ(SummarizeSweep(sweep, waiting, {}, {.started_ms = 0, .now_ms = 5000}).eta_seconds(),
             0);
-  // A FAILED trial spent what it will ever spend: only the rest is ahead.
+  // A FAILED trial's unspent plan is neither done nor ahead: DONE, no ETA.
   const std::vector<v1::Trial> ended = {MakeTrial(1000, 1e12, 1000, v1::TRIAL_STATE_SUCCEEDED),
                                         MakeTrial(1000, 1e12, 300, v1::TRIAL_STATE_FAILED)};
   const v1::Sweep done = SummarizeSweep(sweep, ended, {}, {.started_ms = 1000, .now_ms = 9000});
   EXPECT_EQ(done.state(), v1::SWEEP_STATE_DONE);
   EXPECT_EQ(done.eta_seconds(), 0);
-  EXPECT_DOUBLE_EQ(done.flops_done(), done.flops_total());
+  EXPECT_DOUBLE_EQ(done.flops_done(), 1.3e12);
+  EXPECT_DOUBLE_EQ(done.flops_total(), 2e12);
+}
+
+// The rate counts only compute spent: a trial that failed early must not make
+// the sweep look ten times faster than it is.
+TEST(SweepSummaryTest, EarlyFailuresDoNotInflateTheRate) {
+  SweepRecord sweep;
+  const std::vector<v1::Trial> trials = {MakeTrial(1000, 1e12, 10, v1::TRIAL_STATE_FAILED),
+                                         MakeTrial(1000, 1e12, 100, v1::TRIAL_STATE_RUNNING)};
+  const v1::Sweep summary =
+      SummarizeSweep(sweep, trials, {}, {.started_ms = 1'000'000, .now_ms = 1'100'000});
+  // 0.11e12 spent in 100 s; 0.9e12 left.
+  EXPECT_NEAR(summary.eta_seconds(), 0.9e12 / (0.11e12 / 100), 1e-6);
 }
 
 TEST(SweepSummaryTest, CooldownBranchesCountOnlyTheirOwnTokens) {

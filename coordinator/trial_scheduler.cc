@@ -213,10 +213,13 @@ absl::StatusOr<MetricWrite> TrialScheduler::RecordMetric(const v1::MetricPoint& 
   }
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(point.trial_id()));
-  if (point.attempt() != trial.attempt()) {
+  // A PENDING trial's attempt number is that of its last, ended attempt
+  // (expired, given back, or before a resume): its points are stale too.
+  if (point.attempt() != trial.attempt() || trial.state() == v1::TRIAL_STATE_PENDING) {
     return absl::FailedPreconditionError(
         absl::StrCat("trial ", point.trial_id(), ": attempt ", point.attempt(),
-                     " no longer holds the lease (current attempt ", trial.attempt(), ")"));
+                     " no longer holds the lease (current attempt ", trial.attempt(), ", ",
+                     v1::TrialState_Name(trial.state()), ")"));
   }
   // Points of an ended trial's last attempt (e.g. sent just before the
   // completion) are kept, but no longer change the trial.
@@ -288,12 +291,21 @@ absl::StatusOr<bool> TrialScheduler::FailTrial(const v1::FailTrialRequest& reque
   SCALELAW_ASSIGN_OR_RETURN(std::vector<AttemptRecord> attempts,
                             store_->ListAttempts(trial.spec().trial_id()));
   const uint32_t counted = CountedAttempts(attempts, trial.resumed_after_attempt());
-  const bool retry = request.preempted() ? counted <= kMaxPreemptions
+  // The earlier preemptions (this attempt's row is not ended yet) and this one.
+  const auto preemptions = static_cast<uint32_t>(
+      std::count_if(attempts.begin(), attempts.end(),
+                    [](const AttemptRecord& a) { return a.outcome == "preempted"; }) +
+      (request.preempted() ? 1 : 0));
+  const bool retry = request.preempted() ? preemptions <= kMaxPreemptions
                                          : request.retriable() && counted < max_attempts;
   trial.set_state(retry ? v1::TRIAL_STATE_PENDING : v1::TRIAL_STATE_FAILED);
   trial.set_reason(
       retry ? absl::StrCat("attempt ", trial.attempt(), " failed: ", why)
-            : absl::StrCat("attempt ", trial.attempt(), " of ", max_attempts, " failed: ", why));
+      : request.preempted()
+          ? absl::StrCat("attempt ", trial.attempt(), " failed: preempted ", preemptions,
+                         " times: ", why)
+          : absl::StrCat("attempt ", trial.attempt(), " failed (", counted, " of ", max_attempts,
+                         " attempts used): ", why));
   if (retry) trial.clear_worker_id();
   trial.set_lease_deadline_ms(0);
   SCALELAW_RETURN_IF_ERROR(CommitEnding(TrialWrite{trial, attempt_row}, previous));
@@ -335,12 +347,16 @@ absl::StatusOr<ResumedSweep> TrialScheduler::ResumeSweep(const std::string& swee
   SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store_->ListTrials(sweep_id));
   std::map<std::string, v1::TrialState> states;
   for (const v1::Trial& trial : trials) states[trial.spec().trial_id()] = trial.state();
+  // Workers are needed when there will be PENDING trials and no live lease:
+  // whatever workers the sweep had are gone (their jobs ended, died, or a
+  // launch failed), as a live one would have leased a PENDING trial.
+  bool live = false;
   ResumedSweep resumed;
-  resumed.was_idle = true;
   std::vector<TrialWrite> writes;
   std::vector<v1::TrialState> previous;
   for (v1::Trial& trial : trials) {
-    if (!IsEnded(trial.state())) resumed.was_idle = false;
+    if (IsLive(trial.state())) live = true;
+    if (trial.state() == v1::TRIAL_STATE_PENDING) resumed.needs_workers = true;
     if (trial.state() != v1::TRIAL_STATE_FAILED && trial.state() != v1::TRIAL_STATE_CANCELLED)
       continue;
     // A cooldown branch of a diverged stable run has nothing to start from.
@@ -354,8 +370,12 @@ absl::StatusOr<ResumedSweep> TrialScheduler::ResumeSweep(const std::string& swee
     trial.clear_worker_id();
     trial.clear_result();
     trial.set_lease_deadline_ms(0);
+    // The next attempt reports its own progress (from its checkpoint, if any).
+    trial.set_tokens_done(0);
     writes.push_back(TrialWrite{std::move(trial), std::nullopt});
+    resumed.needs_workers = true;
   }
+  resumed.needs_workers = resumed.needs_workers && !live;
   if (writes.empty() && !sweep.cancelled) return resumed;
   SCALELAW_RETURN_IF_ERROR(store_->ResumeSweep(sweep_id, writes));
   for (size_t i = 0; i < writes.size(); ++i) {
@@ -388,8 +408,8 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
     if (CountedAttempts(attempts, trial.resumed_after_attempt()) >= max_attempts) {
       trial.set_state(v1::TRIAL_STATE_FAILED);
       trial.set_reason(absl::StrCat("lease expired ", expiries, expiries == 1 ? " time" : " times",
-                                    " (", trial.attempt(), " of ", max_attempts,
-                                    " attempts used)"));
+                                    " (", CountedAttempts(attempts, trial.resumed_after_attempt()),
+                                    " of ", max_attempts, " attempts used)"));
     } else {
       trial.set_state(v1::TRIAL_STATE_PENDING);
       trial.set_reason(

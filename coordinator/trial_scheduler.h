@@ -55,9 +55,11 @@ struct SchedulerOptions {
 // What ResumeSweep did.
 struct ResumedSweep {
   uint32_t requeued = 0;  // FAILED and CANCELLED trials put back to PENDING
-  // No trial of the sweep was unended before: whatever workers it had are
-  // gone, so the caller should start new ones.
-  bool was_idle = false;
+  // Some trial is PENDING and none is LEASED or RUNNING: whatever workers the
+  // sweep had are gone (a live one would hold a lease), so the caller should
+  // start new ones. True also when nothing was requeued but PENDING trials
+  // were left without workers (their jobs died, or a launch failed).
+  bool needs_workers = false;
 };
 
 // Whether a metric point was new or a resend the store already held.
@@ -123,8 +125,8 @@ class TrialScheduler {
   // before the trial was last resumed (the current, unended attempt included).
   static uint32_t CountedAttempts(const std::vector<AttemptRecord>& attempts,
                                   uint32_t resumed_after_attempt);
-  // A trial preempted this many times fails all the same: a cluster that
-  // never lets it finish should not requeue it forever.
+  // A trial given back preempted more than this many times fails all the
+  // same: a cluster that never lets it finish should not requeue it forever.
   static constexpr uint32_t kMaxPreemptions = 100;
   int64_t DeadlineFromNow() const;
   // Commits `ended`'s write. When it ended without success (FAILED or

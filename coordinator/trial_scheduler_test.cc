@@ -449,7 +449,7 @@ TEST_F(TrialSchedulerTest, ResumeRequeuesFailedAndCancelledTrials) {
   auto resumed = scheduler_->ResumeSweep(sweep);
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   EXPECT_EQ(resumed->requeued, 2u);
-  EXPECT_TRUE(resumed->was_idle);  // nothing was running: start workers again
+  EXPECT_TRUE(resumed->needs_workers);  // nothing was running: start workers again
   const std::vector<v1::Trial> requeued = *store_->ListTrials(sweep);
   for (const v1::Trial& trial : requeued) {
     EXPECT_EQ(trial.state(), v1::TRIAL_STATE_PENDING);
@@ -458,8 +458,16 @@ TEST_F(TrialSchedulerTest, ResumeRequeuesFailedAndCancelledTrials) {
   }
   const SweepRecord record = *store_->GetSweep(sweep);
   EXPECT_FALSE(record.cancelled);
-  // The cancelled attempt's worker is still told to stop.
+  // The cancelled attempt's worker is still told to stop, and its points no
+  // longer change the trial.
   EXPECT_FALSE(Beat(worker, second).keep_going());
+  v1::MetricPoint stale;
+  stale.set_trial_id(second.trial().trial_id());
+  stale.set_attempt(second.attempt());
+  stale.set_seq(1);
+  stale.set_tokens(999);
+  EXPECT_TRUE(absl::IsFailedPrecondition(scheduler_->RecordMetric(stale).status()));
+  EXPECT_EQ(TrialOf(second.trial().trial_id()).tokens_done(), 0u);
   EXPECT_FALSE(*Complete(worker, second.trial().trial_id(), second.attempt()));
 
   // A fresh max_attempts (1): the failed trial gets one more attempt.
@@ -485,9 +493,73 @@ TEST_F(TrialSchedulerTest, ResumeRequeuesFailedAndCancelledTrials) {
   EXPECT_EQ(busy.attempt(), 3u);
   auto while_running = scheduler_->ResumeSweep(sweep);
   EXPECT_EQ(while_running->requeued, 0u);
-  EXPECT_FALSE(while_running->was_idle);
+  EXPECT_FALSE(while_running->needs_workers);
   EXPECT_TRUE(absl::IsNotFound(scheduler_->ResumeSweep("no-such-sweep").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(scheduler_->ResumeSweep("").status()));
+}
+
+// The fresh max_attempts outlives the next lease: with max_attempts 2, a
+// resumed trial that fails once is requeued, not failed.
+TEST_F(TrialSchedulerTest, ResumedTrialGetsAllItsAttemptsBack) {
+  const std::string sweep = Submit(/*max_attempts=*/2);
+  const std::string worker = Register();
+  std::string trial_id;
+  auto fail_once = [&](uint32_t attempt) {
+    v1::FailTrialRequest fail;
+    fail.set_worker_id(worker);
+    fail.set_trial_id(trial_id);
+    fail.set_attempt(attempt);
+    fail.set_reason("out of memory");
+    fail.set_retriable(true);
+    ASSERT_TRUE(*scheduler_->FailTrial(fail));
+  };
+  for (uint32_t attempt = 1; attempt <= 2; ++attempt) {
+    const v1::LeaseTrialResponse lease = Lease(worker, sweep);
+    trial_id = lease.trial().trial_id();
+    ASSERT_EQ(lease.attempt(), attempt);
+    fail_once(attempt);
+  }
+  ASSERT_EQ(TrialOf(trial_id).state(), v1::TRIAL_STATE_FAILED);
+  EXPECT_THAT(TrialOf(trial_id).reason(), HasSubstr("(2 of 2 attempts used)"));
+  ASSERT_EQ(scheduler_->ResumeSweep(sweep)->requeued, 1u);
+  const v1::LeaseTrialResponse third = Lease(worker, sweep);
+  ASSERT_EQ(third.trial().trial_id(), trial_id);
+  ASSERT_EQ(third.attempt(), 3u);
+  EXPECT_EQ(TrialOf(trial_id).resumed_after_attempt(), 2u);  // kept through the lease
+  fail_once(3);
+  EXPECT_EQ(TrialOf(trial_id).state(), v1::TRIAL_STATE_PENDING);
+  const v1::LeaseTrialResponse fourth = Lease(worker, sweep);
+  ASSERT_EQ(fourth.attempt(), 4u);
+  fail_once(4);
+  EXPECT_EQ(TrialOf(trial_id).state(), v1::TRIAL_STATE_FAILED);
+  EXPECT_THAT(TrialOf(trial_id).reason(), HasSubstr("(2 of 2 attempts used)"));
+}
+
+// Preemptions do not use up max_attempts, but a trial preempted more than
+// 100 times fails all the same.
+TEST_F(TrialSchedulerTest, EndlessPreemptionFailsTheTrial) {
+  Submit(/*max_attempts=*/1);
+  const std::string worker = Register();
+  std::string trial_id;
+  uint32_t preemptions = 0;
+  while (preemptions < 200) {
+    const v1::LeaseTrialResponse lease = Lease(worker);
+    ASSERT_TRUE(lease.granted());
+    if (trial_id.empty()) trial_id = lease.trial().trial_id();
+    ASSERT_EQ(lease.trial().trial_id(), trial_id);
+    v1::FailTrialRequest fail;
+    fail.set_worker_id(worker);
+    fail.set_trial_id(trial_id);
+    fail.set_attempt(lease.attempt());
+    fail.set_reason("preempted: worker stopped by SIGTERM");
+    fail.set_retriable(true);
+    fail.set_preempted(true);
+    ASSERT_TRUE(*scheduler_->FailTrial(fail));
+    ++preemptions;
+    if (TrialOf(trial_id).state() == v1::TRIAL_STATE_FAILED) break;
+  }
+  EXPECT_EQ(preemptions, 101u);
+  EXPECT_THAT(TrialOf(trial_id).reason(), HasSubstr("preempted 101 times"));
 }
 
 // DIVERGED is a result: resume leaves it, and the branches of a diverged WSD

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <vector>
 
+#include "common/status_macros.h"
+
 namespace scalelaw {
 namespace {
 
@@ -69,24 +71,55 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return difference == 0;
 }
 
+// gRPC metadata values are printable ASCII; a token with anything else would
+// be refused on the wire with a less helpful message.
+absl::StatusOr<std::string> Checked(std::string token, const std::string& source) {
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        source + ": the token is empty (unset it to run without a token, or give one)");
+  }
+  for (char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          source + ": the token must be printable ASCII without spaces (e.g. openssl rand -hex 32)");
+    }
+  }
+  return token;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> LoadCoordinatorToken(const std::string& token_file) {
-  if (!token_file.empty()) return ReadTokenFile(token_file, "--token-file");
-  if (const char* file = std::getenv(kTokenFileEnv); file != nullptr && *file != '\0') {
-    return ReadTokenFile(file, std::string("$") + kTokenFileEnv);
+  if (!token_file.empty()) {
+    SCALELAW_ASSIGN_OR_RETURN(std::string token, ReadTokenFile(token_file, "--token-file"));
+    return Checked(std::move(token), "--token-file " + token_file);
   }
-  if (const char* token = std::getenv(kTokenEnv); token != nullptr) return Trimmed(token);
+  if (const char* file = std::getenv(kTokenFileEnv); file != nullptr && *file != '\0') {
+    const std::string source = std::string("$") + kTokenFileEnv;
+    SCALELAW_ASSIGN_OR_RETURN(std::string token, ReadTokenFile(file, source));
+    return Checked(std::move(token), source + " (" + file + ")");
+  }
+  // Set but blank fails closed: a Secret or a deployment that meant to give a
+  // token and gave none must not leave the coordinator open.
+  if (const char* token = std::getenv(kTokenEnv); token != nullptr) {
+    return Checked(Trimmed(token), std::string("$") + kTokenEnv);
+  }
   return std::string();
 }
 
 std::shared_ptr<grpc::Channel> CoordinatorChannel(const std::string& address,
                                                   const std::string& token) {
-  if (token.empty()) return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  // A whole sweep's points (ListTrials with metrics, for export and report)
+  // outgrow gRPC's default 4 MiB answer long before they trouble memory.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(1 << 30);
+  if (token.empty()) {
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  }
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<TokenInterceptorFactory>(token));
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      address, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(), std::move(factories));
+      address, grpc::InsecureChannelCredentials(), args, std::move(factories));
 }
 
 absl::Status CheckCoordinatorToken(const grpc::ServerContextBase& context,

@@ -34,7 +34,7 @@ inline constexpr char kTokenFileEnv[] = "SCALELAW_TOKEN_FILE";
 absl::StatusOr<std::string> LoadCoordinatorToken(const std::string& token_file);
 
 // An insecure channel to `address` whose every call carries `token` (none
-// when empty).
+// when empty), taking answers up to 1 GiB (a sweep's metric points).
 std::shared_ptr<grpc::Channel> CoordinatorChannel(const std::string& address,
                                                   const std::string& token);
 

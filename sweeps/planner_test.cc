@@ -74,6 +74,12 @@ TEST(PlannerTest, BatchRuleFollowsTheMeasuredCriticalBatch) {
   EXPECT_EQ(BatchSizeFor(training, 1e8), 100u);
   rule.set_min_batch(64);
   EXPECT_EQ(BatchSizeFor(training, 1e2), 64u);
+  // Bounds that micro_batches does not divide: the multiples within them.
+  training.set_micro_batches(4);
+  rule.set_min_batch(10);
+  rule.set_max_batch(13);
+  EXPECT_EQ(BatchSizeFor(training, 1e2), 12u);
+  EXPECT_EQ(BatchSizeFor(training, 1e10), 12u);
   // The planner trains each size at its batch and keeps the rule out of trials.
   auto spec = Spec(
       "name: b\nmodels: [1e5, 1e6]\ntokens: [1e7]\ntraining:\n  micro_batches: 2\n"

@@ -91,6 +91,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\ntraining: {micro_batches: 4, "
                 "batch_rule: {critical_batch: [{params: 1e5, batch: 8}], max_batch: 2}}\n",
                 "training.batch_rule.max_batch: must be at least min_batch and micro_batches (4)"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\ntraining: {micro_batches: 4, "
+                "batch_rule: {critical_batch: [{params: 1e5, batch: 8}], min_batch: 10, "
+                "max_batch: 11}}\n",
+                "training.batch_rule.max_batch: leaves no multiple of micro_batches (4)"},
         BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\nlauncher: {kind: kubernetes}\n",
                 "launcher.kubernetes.image: required with launcher.kind kubernetes"},
         BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\n"

@@ -114,10 +114,17 @@ absl::Status ValidateBatchRule(const v1::TrainingConfig& t) {
   SCALELAW_RETURN_IF_ERROR(InRange("training.batch_rule.min_batch", rule.min_batch(), 0, 1 << 20));
   SCALELAW_RETURN_IF_ERROR(InRange("training.batch_rule.max_batch", rule.max_batch(), 0, 1 << 20));
   if (rule.max_batch() != 0) {
-    const uint32_t lo = std::max(rule.min_batch(), std::max(t.micro_batches(), 1u));
+    const uint32_t step = std::max(t.micro_batches(), 1u);
+    const uint32_t lo = std::max(rule.min_batch(), step);
     if (rule.max_batch() < lo) {
       return Invalid("training.batch_rule.max_batch",
                      absl::StrCat("must be at least min_batch and micro_batches (", lo, ")"),
+                     rule.max_batch());
+    }
+    if ((lo + step - 1) / step > rule.max_batch() / step) {
+      return Invalid("training.batch_rule.max_batch",
+                     absl::StrCat("leaves no multiple of micro_batches (", step,
+                                  ") between min_batch (", rule.min_batch(), ") and it"),
                      rule.max_batch());
     }
   }
@@ -126,9 +133,13 @@ absl::Status ValidateBatchRule(const v1::TrainingConfig& t) {
 
 absl::Status ValidateTraining(const v1::TrainingConfig& t) {
   SCALELAW_RETURN_IF_ERROR(ValidateBatchRule(t));
+  // With a batch rule, batch_size is not used: the rule keeps its batches
+  // multiples of micro_batches.
+  const bool fixed_batch = t.batch_rule().critical_batch_size() == 0;
   SCALELAW_RETURN_IF_ERROR(InRange("training.batch_size", t.batch_size(), 1, 1 << 20));
-  SCALELAW_RETURN_IF_ERROR(InRange("training.micro_batches", t.micro_batches(), 1, t.batch_size()));
-  if (t.batch_size() % t.micro_batches() != 0) {
+  SCALELAW_RETURN_IF_ERROR(InRange("training.micro_batches", t.micro_batches(), 1,
+                                   fixed_batch ? t.batch_size() : 1 << 20));
+  if (fixed_batch && t.batch_size() % t.micro_batches() != 0) {
     return Invalid("training.micro_batches",
                    absl::StrCat("must divide batch_size (", t.batch_size(), ")"),
                    t.micro_batches());

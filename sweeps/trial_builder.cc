@@ -50,13 +50,13 @@ uint32_t BatchSizeFor(const v1::TrainingConfig& training, double params) {
   const double slope = sxx > 0 ? sxy / sxx : 0;
   const double critical = std::exp(mean_y + slope * (std::log(params) - mean_x));
   const double fraction = rule.fraction() > 0 ? rule.fraction() : 1;
-  const uint32_t step = std::max(training.micro_batches(), 1u);
-  const uint32_t lo = std::max(rule.min_batch(), step);
-  const uint32_t hi = rule.max_batch() > 0 ? rule.max_batch() : (1u << 20);
-  const double multiples = std::max(1.0, std::round(fraction * critical / step));
-  const double batch = std::clamp(multiples * step, static_cast<double>(lo), static_cast<double>(hi));
-  // Clamping may leave a bound that micro_batches does not divide.
-  return static_cast<uint32_t>(batch) / step * step;
+  // Whole multiples of micro_batches within [min_batch, max_batch] (the
+  // validator makes sure there is one).
+  const double step = std::max(training.micro_batches(), 1u);
+  const double lo = std::ceil(std::max<double>(rule.min_batch(), step) / step);
+  const double hi = std::floor((rule.max_batch() > 0 ? rule.max_batch() : (1u << 20)) / step);
+  const double multiples = std::clamp(std::round(fraction * critical / step), lo, std::max(lo, hi));
+  return static_cast<uint32_t>(multiples * step);
 }
 
 uint64_t TokensPerStep(const v1::TrainingConfig& training, const v1::ModelShape& shape) {

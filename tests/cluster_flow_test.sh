@@ -3,10 +3,11 @@
 #   - a coordinator that requires a token refuses calls without it;
 #   - a `kind: kubernetes` sweep, with no kubectl, gets its Indexed Job
 #     manifest written and `sweep submit` says how to apply it;
-#   - cancel, then `sweep resume` requeues every trial and re-launches;
 #   - the manifest's own worker command (token from the environment, as the
-#     Secret gives it) trains the sweep to the end, every trial once; a worker
-#     with a wrong token exits 3, the code the Job's podFailurePolicy fails on;
+#     Secret gives it) runs the trials; cancelled mid-run, `sweep resume`
+#     requeues them and writes a Job of its own, whose workers finish every
+#     trial once; a worker with a wrong token or an unknown sweep exits 3, the
+#     code the Job's podFailurePolicy fails on;
 #   - `sweep status` shows compute and jobs; `sweep export` through the
 #     coordinator equals the export from the store file.
 set -euo pipefail
@@ -44,14 +45,9 @@ manifest="$dir/jobs/kubernetes/$sweep_id/job.yaml"
 test -s "$manifest" || fail "no manifest at $manifest"
 grep -qF "kubectl apply -f $manifest" "$dir/submit.err" || fail "submit did not say how to apply: $(cat "$dir/submit.err")"
 
-sweep cancel "$sweep_id" | grep -q "cancelled 2 trials" || fail "cancel"
-sweep status "$sweep_id" > "$dir/status" ; grep -q "CANCELLED" "$dir/status" || fail "not cancelled: $(cat "$dir/status")"
-sweep resume "$sweep_id" > "$dir/resume"
-grep -q "requeued 2 trials" "$dir/resume" || fail "resume: $(cat "$dir/resume")"
-grep -qF "kubernetes manifest:$manifest" "$dir/resume" || fail "resume did not re-launch: $(cat "$dir/resume")"
-
 # The manifest's worker command, as a pod would run it.
-/usr/bin/python3 - "$manifest" "$scalelaw" "$address" > "$dir/command" <<'PY'
+worker_command() {  # worker_command MANIFEST: the container's command, our binary first
+  /usr/bin/python3 - "$1" "$scalelaw" <<'PY'
 import shlex, sys, yaml
 job = yaml.safe_load(open(sys.argv[1]))
 spec = job["spec"]
@@ -68,47 +64,79 @@ assert command[0] == "scalelaw" and "--coordinator" in command, command
 command[0] = sys.argv[2]
 print(shlex.join(command))
 PY
-read -r -a worker < "$dir/command"
+}
+start_workers() {  # start_workers MANIFEST TAG: two pods' worth, token from the environment
+  read -r -a worker < <(worker_command "$1")
+  pids=()
+  for i in 0 1; do
+    SCALELAW_TOKEN=$(cat "$dir/token") "${worker[@]}" > "$dir/worker-$2-$i.log" 2>&1 &
+    pids+=($!)
+  done
+}
+trial_states() { /usr/bin/python3 -c 'import sqlite3,sys; print(" ".join(str(r[0]) for r in sqlite3.connect(sys.argv[1]).execute("select state from trials order by idx")))' "$dir/state.db"; }
 
-# A worker with the wrong token cannot work: exit 3 (FailJob), at once.
+# A worker with the wrong token, or for a sweep that does not exist, cannot
+# work: exit 3 (FailJob), at once.
+read -r -a worker < <(worker_command "$manifest")
 status=0
-SCALELAW_TOKEN=wrong "${worker[@]}" > "$dir/wrong.log" 2>&1 || status=$?
+SCALELAW_TOKEN=wrong timeout 30 "${worker[@]}" > "$dir/wrong.log" 2>&1 || status=$?
 [ "$status" -eq 3 ] || fail "a worker with a wrong token exited $status, not 3: $(tail -3 "$dir/wrong.log")"
+status=0
+SCALELAW_TOKEN=$(cat "$dir/token") timeout 30 "$scalelaw" worker --coordinator "$address" \
+  --sweep no-such-sweep --exit-when-idle > "$dir/unknown.log" 2>&1 || status=$?
+[ "$status" -eq 3 ] || fail "a worker for an unknown sweep exited $status, not 3: $(tail -3 "$dir/unknown.log")"
 
-# Two pods' worth of workers, the token from the environment as the Secret gives it.
-pids=()
-for i in 0 1; do
-  SCALELAW_TOKEN=$(cat "$dir/token") "${worker[@]}" > "$dir/worker-$i.log" 2>&1 &
-  pids+=($!)
-done
+# First attempts: cancel the sweep while both trials run.
+start_workers "$manifest" a
+for _ in $(seq 200); do [ "$(trial_states)" = "3 3" ] && break; sleep 0.1; done
+[ "$(trial_states)" = "3 3" ] || fail "trials not both RUNNING: $(trial_states)"
+sweep cancel "$sweep_id" | grep -q "cancelled 2 trials" || fail "cancel"
+for pid in "${pids[@]}"; do wait "$pid" || fail "a cancelled worker exited $?"; done
+sweep status "$sweep_id" > "$dir/status"; grep -q "CANCELLED" "$dir/status" || fail "not cancelled: $(cat "$dir/status")"
+
+# Resume: both trials requeued, and a Job of its own for the new workers.
+sweep resume "$sweep_id" > "$dir/resume"
+relaunch="$dir/jobs/kubernetes/$sweep_id/job-r1.yaml"
+grep -q "requeued 2 trials" "$dir/resume" || fail "resume: $(cat "$dir/resume")"
+grep -qF "kubernetes manifest:$relaunch" "$dir/resume" || fail "resume did not re-launch: $(cat "$dir/resume")"
+grep -q "name: scalelaw-$sweep_id-r1" "$relaunch" || fail "the relaunch reuses the first Job's name"
+
+start_workers "$relaunch" b
 saw_eta=0
-for _ in $(seq 300); do
+for _ in $(seq 600); do
   sweep status "$sweep_id" > "$dir/status" || true
   grep -q "ETA" "$dir/status" && saw_eta=1
   grep -q "DONE" "$dir/status" && break
-  sleep 0.5
+  sleep 0.2
 done
-for pid in "${pids[@]}"; do wait "$pid" || fail "a worker exited $?: $(tail -5 "$dir"/worker-*.log)"; done
+for pid in "${pids[@]}"; do wait "$pid" || fail "a worker exited $?: $(tail -5 "$dir"/worker-b-*.log)"; done
 grep -q "DONE" "$dir/status" || fail "sweep not done: $(cat "$dir/status")"
 grep -q "SUCCEEDED 2" "$dir/status" || fail "not every trial succeeded: $(cat "$dir/status")"
 grep -q "compute .* FLOPs" "$dir/status" || fail "no compute line: $(cat "$dir/status")"
-grep -qF "jobs: kubernetes manifest:$manifest" "$dir/status" || fail "no jobs line: $(cat "$dir/status")"
-echo "ETA seen while running: $saw_eta"
+grep -qF "jobs: kubernetes manifest:$manifest, kubernetes manifest:$relaunch" "$dir/status" ||
+  fail "no jobs line: $(cat "$dir/status")"
+[ "$saw_eta" = 1 ] || fail "sweep status never showed an ETA while the trials ran"
 
-# Every trial ended once: one succeeded attempt each, after the cancelled first ones.
+# Every trial ended once: its cancelled first attempt, then one succeeded
+# attempt that the resume did not count against max_attempts.
 /usr/bin/python3 - "$dir/state.db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-rows = db.execute("select trial_id, state, resumed_after_attempt from trials").fetchall()
-assert len(rows) == 2 and all(state == 4 for _, state, _ in rows), rows
-for trial_id, _, _ in rows:
+rows = db.execute("select trial_id, state, attempt, resumed_after_attempt from trials").fetchall()
+assert len(rows) == 2 and all(state == 4 for _, state, _, _ in rows), rows
+for trial_id, _, attempt, resumed_after in rows:
     outcomes = [o for (o,) in db.execute("select outcome from attempts where trial_id = ? order by attempt", (trial_id,))]
-    assert outcomes.count("succeeded") == 1, (trial_id, outcomes)
-print("store: every trial succeeded once")
+    assert outcomes == ["cancelled", "succeeded"], (trial_id, outcomes)
+    assert (attempt, resumed_after) == (2, 1), (trial_id, attempt, resumed_after)
+print("store: every trial cancelled once, resumed, and succeeded once")
 PY
 
 sweep export "$sweep_id" --format csv > "$dir/via-coordinator.csv"
 "$scalelaw" sweep export "$sweep_id" --db "$dir/state.db" --format csv > "$dir/via-db.csv"
 [ "$(wc -l < "$dir/via-db.csv")" -gt 2 ] || fail "export has no rows"
 cmp -s "$dir/via-coordinator.csv" "$dir/via-db.csv" || fail "export via coordinator differs from --db"
+if sweep export "$sweep_id" --db "$dir/state.db" > /dev/null 2> "$dir/both.err"; then
+  fail "export with both --db and --coordinator was accepted"
+fi
+grep -q "give one, not both" "$dir/both.err" || fail "unclear refusal: $(cat "$dir/both.err")"
 echo "cluster_flow: ok"

@@ -8,12 +8,15 @@
 set -euo pipefail
 chart=$1/deploy/helm/scalelaw
 /usr/bin/python3 - "$chart" <<'PY'
-import copy, glob, re, sys
+import copy, glob, json, re, sys
 import yaml
 chart = sys.argv[1]
 meta = yaml.safe_load(open(f"{chart}/Chart.yaml"))
 assert meta["apiVersion"] == "v2" and meta["name"] == "scalelaw", meta
 defaults = yaml.safe_load(open(f"{chart}/values.yaml"))
+
+class RenderError(Exception):
+    pass
 
 def lookup(path, values, release):
     parts = path.split(".")
@@ -30,6 +33,13 @@ def render(text, values, release):
     def cond(m):
         return m.group(2) if lookup(m.group(1), values, release) else ""
     text = re.sub(r"\{\{-? if \.([\w.]+) \}\}(.*?)\{\{-? end \}\}", cond, text, flags=re.S)
+    # {{ required "message" .X | quote }}: Helm fails the render when X is empty.
+    def required(m):
+        value = lookup(m.group(2), values, release)
+        if value in ("", None):
+            raise RenderError(m.group(1))
+        return json.dumps(str(value))
+    text = re.sub(r'\{\{ required "([^"]*)" \.([\w.]+) \| quote \}\}', required, text)
     text = re.sub(r"\{\{ \.([\w.]+) \}\}", lambda m: str(lookup(m.group(1), values, release)), text)
     assert "{{" not in text, f"unrendered template syntax: {text[text.index('{{'):][:80]}"
     return text
@@ -44,6 +54,14 @@ def objects(values, release):
     return out
 
 release = {"Name": "sl", "Namespace": "ml"}
+# Without a token value the chart refuses to render: a Secret holding an empty
+# token would leave the coordinator open.
+try:
+    objects(defaults, release)
+    raise AssertionError("rendered without token.value")
+except RenderError as e:
+    assert "token.value is required" in str(e), e
+defaults["token"]["value"] = "0123abcd"
 objs = objects(defaults, release)
 deploy = objs[("Deployment", "sl-coordinator")]
 pod = deploy["spec"]["template"]["spec"]
@@ -72,7 +90,7 @@ assert binding["subjects"][0]["name"] == "scalelaw" and binding["roleRef"]["name
 assert ("ServiceAccount", "scalelaw") in objs
 # The token: a Secret the coordinator reads, named as worker Jobs expect it.
 secret = objs[("Secret", "scalelaw-token")]
-assert set(secret["stringData"]) == {"token"}, secret
+assert secret["stringData"] == {"token": "0123abcd"}, secret
 token_env = {e["name"]: e for e in c["env"]}["SCALELAW_TOKEN"]
 assert token_env["valueFrom"]["secretKeyRef"] == {"name": "scalelaw-token", "key": "token"}
 

@@ -210,6 +210,7 @@ absl::Status WorkerClient::Run() {
 
   std::optional<absl::Time> unreachable_since;
   absl::Duration backoff = kMinBackoff;
+  bool just_registered = true;
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -224,10 +225,14 @@ absl::Status WorkerClient::Run() {
     const grpc::Status status = stub_->LeaseTrial(&context, request, &lease);
 
     if (!status.ok()) {
-      if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      // NOT_FOUND is a worker the coordinator lost (a new store): register
+      // again, once. NOT_FOUND right after registering is the sweep itself
+      // (--sweep names none), which no retry can cure.
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND && !just_registered) {
         spdlog::warn("the coordinator does not know worker {} ({}); registering again",
                      request.worker_id(), status.error_message());
         if (absl::Status registered = Register(); !registered.ok()) return registered;
+        just_registered = true;
         continue;
       }
       if (!IsTransient(status)) return FromGrpc(status, "LeaseTrial");
@@ -245,6 +250,7 @@ absl::Status WorkerClient::Run() {
     }
     unreachable_since.reset();
     backoff = kMinBackoff;
+    just_registered = false;
 
     if (lease.granted()) {
       RunLeasedTrial(lease);
