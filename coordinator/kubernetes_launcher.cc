@@ -53,7 +53,8 @@ void EmitResources(YAML::Emitter& out, const SweepLaunch& launch) {
   auto quantities = [&] {
     out << YAML::BeginMap;
     out << YAML::Key << "cpu" << YAML::Value << YAML::DoubleQuoted << std::to_string(cpus);
-    if (!resources.memory().empty()) {
+    // Slurm's --mem=0 means "all of the node's memory": no limit here.
+    if (!resources.memory().empty() && std::stoull(resources.memory()) > 0) {
       out << YAML::Key << "memory" << YAML::Value << KubernetesMemory(resources.memory());
     }
     if (resources.gpus() > 0) {

@@ -138,6 +138,10 @@ TEST(KubernetesLauncherTest, DefaultsLeaveOutWhatTheSpecLeavesOut) {
   EXPECT_EQ(pod["containers"][0]["resources"]["limits"]["cpu"].as<std::string>(), "2");
   EXPECT_FALSE(pod["containers"][0]["resources"]["limits"]["memory"]);
   EXPECT_FALSE(pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]);
+  // Slurm's "all the memory" (0) is no limit, not a zero one.
+  launch.launcher.mutable_resources()->set_memory("0");
+  const YAML::Node whole_node = YAML::Load(*JobManifest(launch));
+  EXPECT_FALSE(whole_node["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]);
 }
 
 TEST(KubernetesLauncherTest, RefusesALaunchItCannotExpress) {

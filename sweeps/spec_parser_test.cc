@@ -100,6 +100,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\n"
                 "launcher: {kubernetes: {image: x, image_pull_policy: Sometimes}}\n",
                 "launcher.kubernetes.image_pull_policy: must be"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\n"
+                "launcher: {kubernetes: {image: x, namespace: ML_Team}}\n",
+                "launcher.kubernetes.namespace: must be a Kubernetes name"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\n"
+                "launcher: {kubernetes: {image: x, token_secret: -token}}\n",
+                "launcher.kubernetes.token_secret: must be a Kubernetes name"},
         BadSpec{"name: a\nmodels: [1e5\n", "not valid YAML"},
         BadSpec{"- 1\n- 2\n", "expected a mapping"}));
 

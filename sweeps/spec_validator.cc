@@ -218,6 +218,25 @@ absl::Status OneToken(const std::string& field, const std::string& value) {
   return absl::OkStatus();
 }
 
+// A Kubernetes object name: a DNS-1123 label (namespaces: at most 63
+// characters, no dots) or subdomain (Secrets, service accounts: at most 253):
+// lower-case letters, digits and '-' (and '.'), starting and ending with a
+// letter or digit. Empty means "not set". Checked here so a bad name fails at
+// submit, not when someone applies the Job.
+absl::Status KubernetesName(const std::string& field, const std::string& value, bool label) {
+  if (value.empty()) return absl::OkStatus();
+  const size_t max_length = label ? 63 : 253;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  bool ok = value.size() <= max_length && alnum(value.front()) && alnum(value.back());
+  for (char c : value) ok = ok && (alnum(c) || c == '-' || (!label && c == '.'));
+  if (ok) return absl::OkStatus();
+  return Invalid(field,
+                 absl::StrCat("must be a Kubernetes name: lower-case letters, digits and '-'",
+                              label ? "" : " or '.'", ", starting and ending with a letter or "
+                              "digit, at most ", max_length, " characters"),
+                 absl::StrCat("'", value, "'"));
+}
+
 // Slurm's --mem: a whole number with an optional unit K, M, G or T.
 absl::Status SlurmMemory(const std::string& field, const std::string& value) {
   size_t digits = 0;
@@ -284,11 +303,12 @@ absl::Status ValidateLauncher(const v1::LauncherConfig& launcher) {
 
   const v1::KubernetesConfig& kubernetes = launcher.kubernetes();
   SCALELAW_RETURN_IF_ERROR(OneToken("launcher.kubernetes.image", kubernetes.image()));
-  SCALELAW_RETURN_IF_ERROR(OneToken("launcher.kubernetes.namespace", kubernetes.namespace_()));
   SCALELAW_RETURN_IF_ERROR(
-      OneToken("launcher.kubernetes.service_account", kubernetes.service_account()));
-  SCALELAW_RETURN_IF_ERROR(
-      OneToken("launcher.kubernetes.token_secret", kubernetes.token_secret()));
+      KubernetesName("launcher.kubernetes.namespace", kubernetes.namespace_(), /*label=*/true));
+  SCALELAW_RETURN_IF_ERROR(KubernetesName("launcher.kubernetes.service_account",
+                                          kubernetes.service_account(), /*label=*/false));
+  SCALELAW_RETURN_IF_ERROR(KubernetesName("launcher.kubernetes.token_secret",
+                                          kubernetes.token_secret(), /*label=*/false));
   if (!kubernetes.image_pull_policy().empty()) {
     SCALELAW_RETURN_IF_ERROR(OneOf("launcher.kubernetes.image_pull_policy",
                                    kubernetes.image_pull_policy(),
