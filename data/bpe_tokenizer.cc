@@ -111,17 +111,7 @@ void BpeTokenizer::EncodeChunk(std::string_view chunk, std::vector<uint32_t>& ou
     }
     if (best == std::numeric_limits<uint32_t>::max()) break;
     const auto [a, b] = merges_[best];
-    const uint32_t merged = kByteVocabSize + best;
-    size_t n = 0;
-    for (size_t i = 0; i < symbols.size();) {
-      if (i + 1 < symbols.size() && symbols[i] == a && symbols[i + 1] == b) {
-        symbols[n++] = merged;
-        i += 2;
-      } else {
-        symbols[n++] = symbols[i++];
-      }
-    }
-    symbols.resize(n);
+    MergePair(symbols, a, b, kByteVocabSize + best);
   }
   out.insert(out.end(), symbols.begin(), symbols.end());
 }

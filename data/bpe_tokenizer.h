@@ -63,4 +63,20 @@ class BpeTokenizer final : public Tokenizer {
 // The key of an adjacent pair of token ids in hash maps.
 inline uint64_t PairKey(uint32_t a, uint32_t b) { return (uint64_t{a} << 32) | b; }
 
+// Replaces each occurrence of the pair (a, b) in `symbols` by `merged`, left to
+// right without overlap: the one rule training (which merge to learn next) and
+// encoding (which merges to apply) must share, or the two disagree on "aaa".
+inline void MergePair(std::vector<uint32_t>& symbols, uint32_t a, uint32_t b, uint32_t merged) {
+  size_t n = 0;
+  for (size_t i = 0; i < symbols.size();) {
+    if (i + 1 < symbols.size() && symbols[i] == a && symbols[i + 1] == b) {
+      symbols[n++] = merged;
+      i += 2;
+    } else {
+      symbols[n++] = symbols[i++];
+    }
+  }
+  symbols.resize(n);
+}
+
 }  // namespace scalelaw::data

@@ -117,16 +117,7 @@ absl::StatusOr<BpeTokenizer> BpeTrainer::Train(uint32_t vocab_size) const {
       for (size_t i = 0; i + 1 < s.size() && !holds; ++i) holds = s[i] == a && s[i + 1] == b;
       if (!holds) continue;
       for (size_t i = 0; i + 1 < s.size(); ++i) delta[PairKey(s[i], s[i + 1])] -= count;
-      size_t n = 0;
-      for (size_t i = 0; i < s.size();) {
-        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
-          s[n++] = merged;
-          i += 2;
-        } else {
-          s[n++] = s[i++];
-        }
-      }
-      s.resize(n);
+      MergePair(s, a, b, merged);
       for (size_t i = 0; i + 1 < s.size(); ++i) {
         const uint64_t key = PairKey(s[i], s[i + 1]);
         delta[key] += count;
