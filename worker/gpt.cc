@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "worker/causal_attention.h"
+
 namespace scalelaw::worker {
 namespace nn = torch::nn;
 
@@ -21,7 +23,13 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t d_model, int64_t n_head
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t batch = x.size(0), time = x.size(1), channels = x.size(2);
   const int64_t head_size = channels / n_head_;
-  auto split = qkv->forward(x).split(channels, /*dim=*/2);
+  const torch::Tensor projected = qkv->forward(x);
+#if TORCH_VERSION_MAJOR < 2
+  // libtorch 1.x has no fused attention on the CPU: worker/causal_attention.h
+  // is ours. The composite form below stays for CUDA and builds without BLAS.
+  if (CausalAttentionRuns(projected)) return proj->forward(CausalAttention(projected, n_head_));
+#endif
+  auto split = projected.split(channels, /*dim=*/2);
   auto heads = [&](const torch::Tensor& t) {
     return t.view({batch, time, n_head_, head_size}).transpose(1, 2);  // (B, H, T, hs)
   };

@@ -1,0 +1,276 @@
+#include "worker/causal_attention.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#ifdef SCALELAW_HAVE_BLAS
+// Fortran BLAS, the library libtorch's own CPU matmuls call (OpenBLAS on Debian).
+extern "C" void sgemm_(const char* trans_a, const char* trans_b, const int* m, const int* n,
+                       const int* k, const float* alpha, const float* a, const int* lda,
+                       const float* b, const int* ldb, const float* beta, float* c,
+                       const int* ldc);
+#endif
+
+namespace scalelaw::worker {
+namespace {
+
+// Rows of queries (and columns of keys) per block of the causal triangle.
+// Smaller blocks skip more of the masked half but give BLAS thinner matrices;
+// 64 was fastest for T = 128, hs = 32 on the project's VM (bench/README.md).
+constexpr int kBlock = 64;
+
+// Lanes the row loops keep apart so that GCC vectorises their reductions
+// without reassociating floating-point sums behind the code's back.
+constexpr int kLanes = 8;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SCALELAW_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define SCALELAW_ROW_KERNEL
+#endif
+
+// Row-major C (m x n) = alpha op(A) op(B) + beta C, op(X) = X or X^T. A
+// row-major matrix is its own transpose to column-major BLAS, so this asks
+// BLAS for C^T = op(B)^T op(A)^T: same flags, operands swapped.
+void Gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+          const float* b, int ldb, float beta, float* c, int ldc) {
+#ifdef SCALELAW_HAVE_BLAS
+  const char flag_a = trans_a ? 'T' : 'N', flag_b = trans_b ? 'T' : 'N';
+  sgemm_(&flag_b, &flag_a, &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
+#else
+  (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda;
+  (void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
+  TORCH_CHECK(false, "scalelaw was built without a BLAS: CausalAttention cannot run");
+#endif
+}
+
+// exp(x) for x <= 0 (a score minus its row's maximum): Cephes' expf, 2^n
+// times a degree-6 polynomial on |r| <= ln2/2, within 2 ulp; written as
+// plain arithmetic so that it vectorises. n = round(x / ln2) by adding and
+// subtracting 1.5 * 2^23, which leaves n's integer in the low mantissa bits.
+inline float ExpNonPositive(float x) {
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+  x = std::max(x, -87.0f);               // exp(-87) ~ 1.6e-38, still a normal float
+  const float shifted = x * 1.44269504088896341f + kRound;
+  const float n = shifted - kRound;
+  const int32_t exponent = std::bit_cast<int32_t>(shifted) - std::bit_cast<int32_t>(kRound);
+  float r = x - n * 0.693359375f;
+  r -= n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * std::bit_cast<float>((exponent + 127) << 23);
+}
+
+// Row i of the probabilities: p[0..n) = softmax(p[0..n)), p[n..width) = 0
+// (the keys after the query).
+SCALELAW_ROW_KERNEL void SoftmaxRow(float* p, int n, int width) {
+  float lane_max[kLanes];
+  std::fill(lane_max, lane_max + kLanes, -std::numeric_limits<float>::infinity());
+  int j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int l = 0; l < kLanes; ++l) lane_max[l] = std::max(lane_max[l], p[j + l]);
+  }
+  float max = *std::max_element(lane_max, lane_max + kLanes);
+  for (; j < n; ++j) max = std::max(max, p[j]);
+
+  float lane_sum[kLanes] = {};
+  j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
+      p[j + l] = ExpNonPositive(p[j + l] - max);
+      lane_sum[l] += p[j + l];
+    }
+  }
+  float sum = 0.0f;
+  for (int l = 0; l < kLanes; ++l) sum += lane_sum[l];
+  for (; j < n; ++j) {
+    p[j] = ExpNonPositive(p[j] - max);
+    sum += p[j];
+  }
+  const float inverse = 1.0f / sum;
+  for (j = 0; j < n; ++j) p[j] *= inverse;
+  std::memset(p + n, 0, sizeof(float) * static_cast<size_t>(width - n));
+}
+
+// Softmax backward for one row, in place on dp:
+//   ds_j = scale p_j (dp_j - sum_k p_k dp_k)  for j < n,  0 after.
+// `scale` is the 1/sqrt(hs) that multiplied the scores.
+SCALELAW_ROW_KERNEL void SoftmaxBackwardRow(const float* p, float* dp, int n, int width,
+                                            float scale) {
+  float lane_dot[kLanes] = {};
+  int j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int l = 0; l < kLanes; ++l) lane_dot[l] += p[j + l] * dp[j + l];
+  }
+  float dot = 0.0f;
+  for (int l = 0; l < kLanes; ++l) dot += lane_dot[l];
+  for (; j < n; ++j) dot += p[j] * dp[j];
+  for (j = 0; j < n; ++j) dp[j] = scale * p[j] * (dp[j] - dot);
+  std::memset(dp + n, 0, sizeof(float) * static_cast<size_t>(width - n));
+}
+
+// One head of one sequence. q, k, v: (T, hs) rows `ld` apart inside qkv;
+// p: (T, T) probabilities, written; y: (T, hs) rows `ld_y` apart, written.
+struct HeadForward {
+  const float *q, *k, *v;
+  int ld;
+  float* p;
+  float* y;
+  int ld_y;
+};
+
+void AttendHead(const HeadForward& h, int time, int head_size, float scale) {
+  for (int r0 = 0; r0 < time; r0 += kBlock) {
+    const int r1 = std::min(time, r0 + kBlock), rows = r1 - r0;
+    float* p_rows = h.p + static_cast<ptrdiff_t>(r0) * time;
+    // Scores of these queries against the keys they may see, 0 .. r1.
+    Gemm(false, true, rows, r1, head_size, scale, h.q + static_cast<ptrdiff_t>(r0) * h.ld, h.ld,
+         h.k, h.ld, 0.0f, p_rows, time);
+    for (int i = r0; i < r1; ++i) SoftmaxRow(h.p + static_cast<ptrdiff_t>(i) * time, i + 1, time);
+    Gemm(false, false, rows, head_size, r1, 1.0f, p_rows, time, h.v, h.ld, 0.0f,
+         h.y + static_cast<ptrdiff_t>(r0) * h.ld_y, h.ld_y);
+  }
+}
+
+// The backward of AttendHead. dy: (T, hs) rows `ld_dy` apart; ds: (T, T)
+// scratch; dq, dk, dv: (T, hs) rows `ld` apart inside dqkv, written.
+struct HeadBackward {
+  const float *q, *k, *v;
+  int ld;
+  const float* p;
+  const float* dy;
+  int ld_dy;
+  float* ds;
+  float *dq, *dk, *dv;
+};
+
+void AttendHeadBackward(const HeadBackward& h, int time, int head_size, float scale) {
+  for (int r0 = 0; r0 < time; r0 += kBlock) {
+    const int r1 = std::min(time, r0 + kBlock), rows = r1 - r0;
+    float* ds_rows = h.ds + static_cast<ptrdiff_t>(r0) * time;
+    // dP = dY V^T on the blocks the forward multiplied, then dS row by row.
+    Gemm(false, true, rows, r1, head_size, 1.0f, h.dy + static_cast<ptrdiff_t>(r0) * h.ld_dy,
+         h.ld_dy, h.v, h.ld, 0.0f, ds_rows, time);
+    for (int i = r0; i < r1; ++i) {
+      const ptrdiff_t row = static_cast<ptrdiff_t>(i) * time;
+      SoftmaxBackwardRow(h.p + row, h.ds + row, i + 1, time, scale);
+    }
+    // dQ = dS K.
+    Gemm(false, false, rows, head_size, r1, 1.0f, ds_rows, time, h.k, h.ld, 0.0f,
+         h.dq + static_cast<ptrdiff_t>(r0) * h.ld, h.ld);
+  }
+  // Keys c0 .. c1 were seen by queries c0 .. T: dK = dS^T Q and dV = P^T dY.
+  for (int c0 = 0; c0 < time; c0 += kBlock) {
+    const int cols = std::min(time, c0 + kBlock) - c0, queries = time - c0;
+    const ptrdiff_t corner = static_cast<ptrdiff_t>(c0) * time + c0;
+    Gemm(true, false, cols, head_size, queries, 1.0f, h.ds + corner, time,
+         h.q + static_cast<ptrdiff_t>(c0) * h.ld, h.ld, 0.0f,
+         h.dk + static_cast<ptrdiff_t>(c0) * h.ld, h.ld);
+    Gemm(true, false, cols, head_size, queries, 1.0f, h.p + corner, time,
+         h.dy + static_cast<ptrdiff_t>(c0) * h.ld_dy, h.ld_dy, 0.0f,
+         h.dv + static_cast<ptrdiff_t>(c0) * h.ld, h.ld);
+  }
+}
+
+struct Dims {
+  int64_t batch, time, d, n_head, head_size;
+  float scale;
+};
+
+Dims DimsOf(const torch::Tensor& qkv, int64_t n_head) {
+  TORCH_CHECK(qkv.dim() == 3 && qkv.size(2) % (3 * n_head) == 0, "CausalAttention: qkv of shape ",
+              qkv.sizes(), " is not (B, T, 3 d) with d a multiple of n_head ", n_head);
+  Dims dims{qkv.size(0), qkv.size(1), qkv.size(2) / 3, n_head, qkv.size(2) / 3 / n_head, 0.0f};
+  dims.scale = 1.0f / std::sqrt(static_cast<float>(dims.head_size));
+  return dims;
+}
+
+// Calls fn(b, h) for every head of every sequence, spread over libtorch's
+// intra-op threads (each head writes only its own rows and columns).
+template <typename Fn>
+void ForEachHead(const Dims& dims, Fn fn) {
+  at::parallel_for(0, dims.batch * dims.n_head, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) fn(i / dims.n_head, i % dims.n_head);
+  });
+}
+
+class CausalAttentionFunction : public torch::autograd::Function<CausalAttentionFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv,
+                               int64_t n_head) {
+    const Dims dims = DimsOf(qkv, n_head);
+    const torch::Tensor packed = qkv.contiguous();
+    torch::Tensor y = torch::empty({dims.batch, dims.time, dims.d}, packed.options());
+    torch::Tensor p =
+        torch::empty({dims.batch, dims.n_head, dims.time, dims.time}, packed.options());
+    const float* base = packed.data_ptr<float>();
+    float* y_base = y.data_ptr<float>();
+    float* p_base = p.data_ptr<float>();
+    const int64_t seq = dims.time * 3 * dims.d, hs = dims.head_size, tt = dims.time * dims.time;
+    ForEachHead(dims, [&](int64_t b, int64_t h) {
+      const float* q = base + b * seq + h * hs;
+      AttendHead({q, q + dims.d, q + 2 * dims.d, static_cast<int>(3 * dims.d),
+                  p_base + (b * dims.n_head + h) * tt, y_base + b * dims.time * dims.d + h * hs,
+                  static_cast<int>(dims.d)},
+                 static_cast<int>(dims.time), static_cast<int>(hs), dims.scale);
+    });
+    ctx->save_for_backward({packed, p});
+    ctx->saved_data["n_head"] = n_head;
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor& packed = saved[0];
+    const torch::Tensor& p = saved[1];
+    const Dims dims = DimsOf(packed, ctx->saved_data["n_head"].toInt());
+    const torch::Tensor dy = grads[0].contiguous();
+    torch::Tensor dqkv = torch::empty_like(packed);
+    torch::Tensor ds = torch::empty_like(p);
+    const float* base = packed.data_ptr<float>();
+    const float* p_base = p.data_ptr<float>();
+    const float* dy_base = dy.data_ptr<float>();
+    float* ds_base = ds.data_ptr<float>();
+    float* dqkv_base = dqkv.data_ptr<float>();
+    const int64_t seq = dims.time * 3 * dims.d, hs = dims.head_size, tt = dims.time * dims.time;
+    ForEachHead(dims, [&](int64_t b, int64_t h) {
+      const int64_t offset = b * seq + h * hs, head = (b * dims.n_head + h) * tt;
+      const float* q = base + offset;
+      float* dq = dqkv_base + offset;
+      AttendHeadBackward({q, q + dims.d, q + 2 * dims.d, static_cast<int>(3 * dims.d),
+                          p_base + head, dy_base + b * dims.time * dims.d + h * hs,
+                          static_cast<int>(dims.d), ds_base + head, dq, dq + dims.d,
+                          dq + 2 * dims.d},
+                         static_cast<int>(dims.time), static_cast<int>(hs), dims.scale);
+    });
+    return {dqkv, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool CausalAttentionRuns(const torch::Tensor& qkv) {
+#ifdef SCALELAW_HAVE_BLAS
+  return qkv.device().is_cpu() && qkv.scalar_type() == torch::kFloat;
+#else
+  (void)qkv;
+  return false;
+#endif
+}
+
+torch::Tensor CausalAttention(const torch::Tensor& qkv, int64_t n_head) {
+  return CausalAttentionFunction::apply(qkv, n_head);
+}
+
+}  // namespace scalelaw::worker
