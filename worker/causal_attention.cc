@@ -3,10 +3,11 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
+
+#include "worker/vector_math.h"
 
 #ifdef SCALELAW_HAVE_BLAS
 // Fortran BLAS, the library libtorch's own CPU matmuls call (OpenBLAS on Debian).
@@ -28,12 +29,6 @@ constexpr int kBlock = 64;
 // without reassociating floating-point sums behind the code's back.
 constexpr int kLanes = 8;
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define SCALELAW_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
-#else
-#define SCALELAW_ROW_KERNEL
-#endif
-
 // Row-major C (m x n) = alpha op(A) op(B) + beta C, op(X) = X or X^T. A
 // row-major matrix is its own transpose to column-major BLAS, so this asks
 // BLAS for C^T = op(B)^T op(A)^T: same flags, operands swapped.
@@ -49,31 +44,9 @@ void Gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 #endif
 }
 
-// exp(x) for x <= 0 (a score minus its row's maximum): Cephes' expf, 2^n
-// times a degree-6 polynomial on |r| <= ln2/2, within 2 ulp; written as
-// plain arithmetic so that it vectorises. n = round(x / ln2) by adding and
-// subtracting 1.5 * 2^23, which leaves n's integer in the low mantissa bits.
-inline float ExpNonPositive(float x) {
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
-  x = std::max(x, -87.0f);               // exp(-87) ~ 1.6e-38, still a normal float
-  const float shifted = x * 1.44269504088896341f + kRound;
-  const float n = shifted - kRound;
-  const int32_t exponent = std::bit_cast<int32_t>(shifted) - std::bit_cast<int32_t>(kRound);
-  float r = x - n * 0.693359375f;
-  r -= n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p * std::bit_cast<float>((exponent + 127) << 23);
-}
-
 // Row i of the probabilities: p[0..n) = softmax(p[0..n)), p[n..width) = 0
 // (the keys after the query).
-SCALELAW_ROW_KERNEL void SoftmaxRow(float* p, int n, int width) {
+SCALELAW_VECTOR_KERNEL void SoftmaxRow(float* p, int n, int width) {
   float lane_max[kLanes];
   std::fill(lane_max, lane_max + kLanes, -std::numeric_limits<float>::infinity());
   int j = 0;
@@ -105,7 +78,7 @@ SCALELAW_ROW_KERNEL void SoftmaxRow(float* p, int n, int width) {
 // Softmax backward for one row, in place on dp:
 //   ds_j = scale p_j (dp_j - sum_k p_k dp_k)  for j < n,  0 after.
 // `scale` is the 1/sqrt(hs) that multiplied the scores.
-SCALELAW_ROW_KERNEL void SoftmaxBackwardRow(const float* p, float* dp, int n, int width,
+SCALELAW_VECTOR_KERNEL void SoftmaxBackwardRow(const float* p, float* dp, int n, int width,
                                             float scale) {
   float lane_dot[kLanes] = {};
   int j = 0;
