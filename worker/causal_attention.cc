@@ -13,8 +13,7 @@
 // Fortran BLAS, the library libtorch's own CPU matmuls call (OpenBLAS on Debian).
 extern "C" void sgemm_(const char* trans_a, const char* trans_b, const int* m, const int* n,
                        const int* k, const float* alpha, const float* a, const int* lda,
-                       const float* b, const int* ldb, const float* beta, float* c,
-                       const int* ldc);
+                       const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
 #endif
 
 namespace scalelaw::worker {
@@ -79,7 +78,7 @@ SCALELAW_VECTOR_KERNEL void SoftmaxRow(float* p, int n, int width) {
 //   ds_j = scale p_j (dp_j - sum_k p_k dp_k)  for j < n,  0 after.
 // `scale` is the 1/sqrt(hs) that multiplied the scores.
 SCALELAW_VECTOR_KERNEL void SoftmaxBackwardRow(const float* p, float* dp, int n, int width,
-                                            float scale) {
+                                               float scale) {
   float lane_dot[kLanes] = {};
   int j = 0;
   for (; j + kLanes <= n; j += kLanes) {
@@ -221,11 +220,11 @@ class CausalAttentionFunction : public torch::autograd::Function<CausalAttention
       const int64_t offset = b * seq + h * hs, head = (b * dims.n_head + h) * tt;
       const float* q = base + offset;
       float* dq = dqkv_base + offset;
-      AttendHeadBackward({q, q + dims.d, q + 2 * dims.d, static_cast<int>(3 * dims.d),
-                          p_base + head, dy_base + b * dims.time * dims.d + h * hs,
-                          static_cast<int>(dims.d), ds_base + head, dq, dq + dims.d,
-                          dq + 2 * dims.d},
-                         static_cast<int>(dims.time), static_cast<int>(hs), dims.scale);
+      AttendHeadBackward(
+          {q, q + dims.d, q + 2 * dims.d, static_cast<int>(3 * dims.d), p_base + head,
+           dy_base + b * dims.time * dims.d + h * hs, static_cast<int>(dims.d), ds_base + head, dq,
+           dq + dims.d, dq + 2 * dims.d},
+          static_cast<int>(dims.time), static_cast<int>(hs), dims.scale);
     });
     return {dqkv, torch::Tensor()};
   }

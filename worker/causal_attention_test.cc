@@ -29,7 +29,7 @@ struct Result {
 };
 
 Result Attend(const torch::Tensor& qkv_value, const torch::Tensor& upstream, bool kernel,
-           int64_t n_head) {
+              int64_t n_head) {
   const torch::Tensor qkv = qkv_value.detach().clone().requires_grad_(true);
   torch::Tensor y = kernel ? CausalAttention(qkv, n_head) : ExplicitAttention(qkv, n_head);
   y.backward(upstream);
@@ -46,14 +46,14 @@ TEST(CausalAttentionTest, RunsOnCpuFloatOnly) {
   EXPECT_FALSE(CausalAttentionRuns(torch::zeros({1, 1, 3}, torch::kDouble)));
 }
 
-// Several causal blocks with a partial last one (T = 100 is not a multiple
-// of the block), several heads, several sequences: the outputs and the
+// One to three causal blocks, with a partial last one (T = 100, 150 are not
+// multiples of the block), several heads, several sequences: the outputs and the
 // gradients with respect to every column of qkv equal the explicit form's.
 TEST(CausalAttentionTest, EqualsTheExplicitFormForwardAndBackward) {
   if (!CausalAttentionRuns(torch::zeros({1, 1, 3}))) GTEST_SKIP() << "built without a BLAS";
   torch::manual_seed(5);
   const int64_t n_head = 3;
-  for (int64_t time : {1, 7, 32, 100}) {
+  for (int64_t time : {1, 7, 64, 100, 150}) {
     const torch::Tensor qkv = torch::randn({2, time, 3 * 96});
     const torch::Tensor upstream = torch::randn({2, time, 96});
     const Result kernel = Attend(qkv, upstream, /*kernel=*/true, n_head);

@@ -39,5 +39,4 @@ inline float ExpNonPositive(float x) {
   return p * std::bit_cast<float>((exponent + 127) << 23);
 }
 
-
 }  // namespace scalelaw::worker
