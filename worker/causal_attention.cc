@@ -20,8 +20,9 @@ namespace scalelaw::worker {
 namespace {
 
 // Rows of queries (and columns of keys) per block of the causal triangle.
-// Smaller blocks skip more of the masked half but give BLAS thinner matrices;
-// 64 was fastest for T = 128, hs = 32 on the project's VM (bench/README.md).
+// Smaller blocks skip more of the masked half but give BLAS thinner matrices
+// and more calls: at T = 128, hs = 32 on the project's VM 32 and 64 tied and
+// 16 and 128 were slower (bench/README.md); 64 makes the fewer calls.
 constexpr int kBlock = 64;
 
 // Lanes the row loops keep apart so that GCC vectorises their reductions
@@ -160,8 +161,9 @@ struct Dims {
 };
 
 Dims DimsOf(const torch::Tensor& qkv, int64_t n_head) {
-  TORCH_CHECK(qkv.dim() == 3 && qkv.size(2) % (3 * n_head) == 0, "CausalAttention: qkv of shape ",
-              qkv.sizes(), " is not (B, T, 3 d) with d a multiple of n_head ", n_head);
+  TORCH_CHECK(n_head > 0 && qkv.dim() == 3 && qkv.size(2) % (3 * n_head) == 0,
+              "CausalAttention: qkv of shape ", qkv.sizes(),
+              " is not (B, T, 3 d) with d a multiple of n_head ", n_head);
   Dims dims{qkv.size(0), qkv.size(1), qkv.size(2) / 3, n_head, qkv.size(2) / 3 / n_head, 0.0f};
   dims.scale = 1.0f / std::sqrt(static_cast<float>(dims.head_size));
   return dims;

@@ -5,14 +5,15 @@
 // softmax, bmm, transpose back) it
 //   - reads q, k, v in place inside the (B, T, 3d) projection and writes y in
 //     place as (B, T, d), so no head transposes are copied, forward or back;
-//   - multiplies only the blocks on and below the diagonal: a query never
-//     meets a later key, so about half of the T x T work is skipped;
+//   - multiplies only the blocks of 64 queries x 64 keys on and below the
+//     diagonal: a query never meets a later key, so a quarter of the T x T
+//     work is skipped at T = 128 and nearly half at long contexts;
 //   - does the softmax and its backward one row at a time while the row is
 //     in cache.
 // fp32 only: under bf16 autocast the composite form's oneDNN bf16 batched
 // matmuls beat this kernel's fp32 ones (bench/README.md).
-// The scores, probabilities and gradients equal the composite form's within
-// fp32 rounding (gpt_test checks forward and gradients).
+// The outputs and gradients equal the explicit form's within fp32 rounding
+// (causal_attention_test.cc, gpt_test.cc).
 //
 // Internal to worker/: includes libtorch.
 #pragma once
@@ -27,7 +28,8 @@ namespace scalelaw::worker {
 // and the tensor is a CPU float tensor.
 bool CausalAttentionRuns(const torch::Tensor& qkv);
 
-// qkv (B, T, 3 d): q, k, v side by side, each (B, T, n_head, d / n_head).
+// qkv (B, T, 3 d): q, k, v side by side, each (B, T, n_head, d / n_head);
+// call only where CausalAttentionRuns(qkv).
 // Returns y (B, T, d), y = softmax(q k^T / sqrt(hs) + causal mask) v per head,
 // heads laid out as in q. Differentiable with respect to qkv.
 torch::Tensor CausalAttention(const torch::Tensor& qkv, int64_t n_head);

@@ -97,33 +97,42 @@ TEST(GptTest, AttentionIsCausal) {
   EXPECT_FALSE(torch::allclose(before.narrow(1, 10, 6), after.narrow(1, 10, 6)));
 }
 
-// The attention's fused form (scale and mask in one baddbmm on libtorch 1.x,
-// the fused kernel on 2.x) computes nanoGPT's explicit softmax(q k^T / sqrt(hs)
-// masked) v, forward and backward, at a context shorter than n_ctx.
+// Each of the attention's forms computes nanoGPT's explicit softmax(q k^T /
+// sqrt(hs) masked) v, forward and backward, at a context shorter than n_ctx:
+// fp32 takes worker/causal_attention.h on libtorch 1.x (with a BLAS), double
+// the composite form (scale and mask in one baddbmm), and both take
+// scaled_dot_product_attention on 2.x.
 TEST(GptTest, AttentionEqualsTheExplicitForm) {
-  torch::manual_seed(3);
-  const int64_t batch = 2, time = 12, d = 48, n_head = 3, hs = d / n_head;
-  CausalSelfAttention attention(d, n_head, /*n_ctx=*/16);
-  const torch::Tensor x = torch::randn({batch, time, d}, torch::requires_grad());
-  const torch::Tensor fused = attention->forward(x);
+  for (const torch::Dtype dtype : {torch::kFloat, torch::kDouble}) {
+    torch::manual_seed(3);
+    const int64_t batch = 2, time = 12, d = 48, n_head = 3, hs = d / n_head;
+    CausalSelfAttention attention(d, n_head, /*n_ctx=*/16);
+    attention->qkv->to(dtype);  // not the module: its causal mask stays bool
+    attention->proj->to(dtype);
+    const torch::Tensor x = torch::randn({batch, time, d}, dtype).requires_grad_(true);
+    const torch::Tensor fused = attention->forward(x);
 
-  const torch::Tensor x2 = x.detach().clone().requires_grad_(true);
-  auto split = attention->qkv->forward(x2).split(d, 2);
-  auto heads = [&](const torch::Tensor& t) { return t.view({batch, time, n_head, hs}).transpose(1, 2); };
-  torch::Tensor att = torch::matmul(heads(split[0]), heads(split[1]).transpose(-2, -1)) /
-                      std::sqrt(static_cast<double>(hs));
-  const torch::Tensor above = torch::ones({time, time}, torch::kBool).triu(1);
-  att = torch::softmax(att.masked_fill(above, -std::numeric_limits<float>::infinity()), -1);
-  const torch::Tensor explicit_form = attention->proj->forward(
-      torch::matmul(att, heads(split[2])).transpose(1, 2).contiguous().view({batch, time, d}));
+    const torch::Tensor x2 = x.detach().clone().requires_grad_(true);
+    auto split = attention->qkv->forward(x2).split(d, 2);
+    auto heads = [&](const torch::Tensor& t) {
+      return t.view({batch, time, n_head, hs}).transpose(1, 2);
+    };
+    torch::Tensor att = torch::matmul(heads(split[0]), heads(split[1]).transpose(-2, -1)) /
+                        std::sqrt(static_cast<double>(hs));
+    const torch::Tensor above = torch::ones({time, time}, torch::kBool).triu(1);
+    att = torch::softmax(att.masked_fill(above, -std::numeric_limits<float>::infinity()), -1);
+    const torch::Tensor explicit_form = attention->proj->forward(
+        torch::matmul(att, heads(split[2])).transpose(1, 2).contiguous().view({batch, time, d}));
 
-  EXPECT_TRUE(torch::allclose(fused, explicit_form, /*rtol=*/1e-5, /*atol=*/1e-6))
-      << (fused - explicit_form).abs().max().item<float>();
-  const torch::Tensor upstream = torch::randn_like(fused);
-  fused.backward(upstream);
-  explicit_form.backward(upstream);
-  EXPECT_TRUE(torch::allclose(x.grad(), x2.grad(), /*rtol=*/1e-5, /*atol=*/1e-6))
-      << (x.grad() - x2.grad()).abs().max().item<float>();
+    EXPECT_EQ(fused.scalar_type(), dtype);
+    EXPECT_TRUE(torch::allclose(fused, explicit_form, /*rtol=*/1e-5, /*atol=*/1e-6))
+        << dtype << ": " << (fused - explicit_form).abs().max().item<double>();
+    const torch::Tensor upstream = torch::randn_like(fused);
+    fused.backward(upstream);
+    explicit_form.backward(upstream);
+    EXPECT_TRUE(torch::allclose(x.grad(), x2.grad(), /*rtol=*/1e-5, /*atol=*/1e-6))
+        << dtype << ": " << (x.grad() - x2.grad()).abs().max().item<double>();
+  }
 }
 
 TEST(GptTest, ResidualProjectionsAreScaledAtInit) {
