@@ -22,6 +22,7 @@
 #include "worker/checkpoint.h"
 #include "worker/gpt.h"
 #include "worker/lr_schedule.h"
+#include "worker/micro_batch_lanes.h"
 #include "worker/noise_scale.h"
 
 #define SCALELAW_TORCH_AT_LEAST(major, minor) \
@@ -215,16 +216,15 @@ absl::StatusOr<std::optional<Checkpoint>> ReadBranchPoint(const v1::TrialSpec& s
                                                           const std::string& checkpoint_root,
                                                           const LrSchedule& schedule) {
   const std::string& stable_id = spec.wsd().stable_trial_id();
-  const std::string path =
-      BranchCheckpointDirectory(checkpoint_root, stable_id) + "/" +
-      CheckpointFileName(schedule.decay_start_step);
+  const std::string path = BranchCheckpointDirectory(checkpoint_root, stable_id) + "/" +
+                           CheckpointFileName(schedule.decay_start_step);
   absl::StatusOr<Checkpoint> checkpoint = ReadCheckpoint(path);
   if (!checkpoint.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cooldown branch ", spec.trial_id(), " starts from stable run ", stable_id,
-        " at step ", schedule.decay_start_step, ", but \"", path, "\" cannot be read (",
-        checkpoint.status().message(),
-        "); training.checkpoint_dir must be shared by every worker of the sweep"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cooldown branch ", spec.trial_id(), " starts from stable run ", stable_id,
+                     " at step ", schedule.decay_start_step, ", but \"", path,
+                     "\" cannot be read (", checkpoint.status().message(),
+                     "); training.checkpoint_dir must be shared by every worker of the sweep"));
   }
   const v1::TrialSpec& saved = checkpoint->state.spec();
   v1::OptimizerConfig saved_opt = saved.optimizer(), opt = spec.optimizer();
@@ -235,9 +235,8 @@ absl::StatusOr<std::optional<Checkpoint>> ReadBranchPoint(const v1::TrialSpec& s
       saved.training().precision() != spec.training().precision() ||
       checkpoint->state.steps_done() != schedule.decay_start_step) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "checkpoint \"", path, "\" of stable run ", stable_id,
-        " does not match cooldown branch ", spec.trial_id(),
-        " (shape, optimizer, seed, batch, precision and step must all agree)"));
+        "checkpoint \"", path, "\" of stable run ", stable_id, " does not match cooldown branch ",
+        spec.trial_id(), " (shape, optimizer, seed, batch, precision and step must all agree)"));
   }
   return std::optional<Checkpoint>(std::move(*checkpoint));
 }
@@ -290,6 +289,7 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
   const uint32_t batch = training.batch_size();
   const uint32_t accumulation = std::max(1u, training.micro_batches());
   const uint32_t micro = batch / accumulation;
+  const uint32_t lanes = MicroBatchLanes(threads, accumulation, /*cpu=*/!cuda);
   const uint64_t tokens_per_step = uint64_t{batch} * n_ctx;
   const uint64_t total_steps = StepsForTokens(spec.tokens(), batch, n_ctx);
   SCALELAW_ASSIGN_OR_RETURN(const LrSchedule schedule, ScheduleOfTrial(spec, tokens_per_step));
@@ -380,9 +380,9 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
   // A WSD stable run keeps every state a cooldown branch starts from.
   const std::vector<uint64_t> branch_steps = BranchSteps(spec, tokens_per_step);
   if (!branch_steps.empty() && checkpoint_dir.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "training.checkpoint_dir: WSD stable run ", spec.trial_id(),
-        " needs a checkpoint directory that its cooldown branches can read"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("training.checkpoint_dir: WSD stable run ", spec.trial_id(),
+                     " needs a checkpoint directory that its cooldown branches can read"));
   }
 
   // --- resume from the newest checkpoint ------------------------------------
@@ -475,22 +475,29 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
     // --- forward/backward with micro-batch accumulation -----------------------
     // Each micro-batch gradient is taken separately (autograd::grad) so its
     // squared norm feeds the noise-scale estimate; their mean is the step's.
+    // On the CPU the micro-batches run side by side (worker/micro_batch_lanes.h)
+    // and are summed in order afterwards.
     corpus.SampleTrainWindows(rng, batch, n_ctx + 1, host);
     const torch::Tensor windows = WindowsToTensor(host, batch, n_ctx + 1, device);
+    std::vector<std::vector<torch::Tensor>> micro_grads(accumulation);
+    std::vector<torch::Tensor> micro_losses(accumulation);
+    ForEachMicroBatch(accumulation, lanes, threads, [&](uint32_t i) {
+      micro_losses[i] =
+          LanguageModelLoss(model, windows.narrow(0, int64_t{i} * micro, micro), bf16, device_type);
+      micro_grads[i] = torch::autograd::grad({micro_losses[i]}, params);
+    });
     std::vector<torch::Tensor> grads;
     double micro_sq_sum = 0.0;
     torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(device));
     for (uint32_t i = 0; i < accumulation; ++i) {
-      const torch::Tensor loss =
-          LanguageModelLoss(model, windows.narrow(0, int64_t{i} * micro, micro), bf16, device_type);
-      std::vector<torch::Tensor> g = torch::autograd::grad({loss}, params);
+      std::vector<torch::Tensor>& g = micro_grads[i];
       if (accumulation > 1) micro_sq_sum += SquaredNorm(g);
       if (grads.empty()) {
         grads = std::move(g);
       } else {
         for (size_t j = 0; j < grads.size(); ++j) grads[j].add_(g[j]);
       }
-      loss_sum += loss.detach();
+      loss_sum += micro_losses[i].detach();
     }
     for (size_t j = 0; j < grads.size(); ++j) {
       if (accumulation > 1) grads[j].div_(static_cast<double>(accumulation));
@@ -604,9 +611,8 @@ absl::Status ValidateTrialSpec(const v1::TrialSpec& spec, uint32_t data_vocab_si
         where, "shape.d_model ", shape.d_model(), " is not a multiple of n_head ", shape.n_head()));
   }
   if (shape.vocab_size() > data::kMaxVocabSize) {
-    return absl::InvalidArgumentError(absl::StrCat(where, "shape.vocab_size: must be <= ",
-                                                   data::kMaxVocabSize, ", got ",
-                                                   shape.vocab_size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "shape.vocab_size: must be <= ", data::kMaxVocabSize, ", got ", shape.vocab_size()));
   }
   if (shape.vocab_size() != 0 && shape.vocab_size() < data_vocab_size) {
     return absl::InvalidArgumentError(
@@ -638,9 +644,9 @@ absl::Status ValidateTrialSpec(const v1::TrialSpec& spec, uint32_t data_vocab_si
   }
   if (!opt.schedule().empty() && opt.schedule() != "cosine" && opt.schedule() != "linear" &&
       opt.schedule() != "wsd") {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "optimizer.schedule: expected \"cosine\", \"linear\" or \"wsd\", got \"",
-                     opt.schedule(), "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "optimizer.schedule: expected \"cosine\", \"linear\" or \"wsd\", got \"",
+        opt.schedule(), "\""));
   }
   return absl::OkStatus();
 }
@@ -672,10 +678,10 @@ absl::StatusOr<v1::TrialResult> TrainTrial(const v1::TrialSpec& spec,
                                            const TrainerHooks& hooks) {
   SCALELAW_RETURN_IF_ERROR(ValidateTrialSpec(spec, corpus.vocab_size()));
   if (corpus.train_size() <= spec.shape().n_ctx() || corpus.val_size() <= spec.shape().n_ctx()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data.corpus: \"", corpus.directory(),
-        "\" is too small for windows of n_ctx + 1 = ", spec.shape().n_ctx() + 1, " tokens (train ",
-        corpus.train_size(), ", val ", corpus.val_size(), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data.corpus: \"", corpus.directory(),
+                     "\" is too small for windows of n_ctx + 1 = ", spec.shape().n_ctx() + 1,
+                     " tokens (train ", corpus.train_size(), ", val ", corpus.val_size(), ")"));
   }
   // libtorch reports errors by throwing; fence them here.
   try {

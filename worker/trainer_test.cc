@@ -179,6 +179,28 @@ TEST_F(TrainerTest, Bf16AutocastTrains) {
   EXPECT_LT(result->final_val_loss(), 0.8 * std::log(256.0));
 }
 
+// Two threads run the micro-batches side by side (worker/micro_batch_lanes.h),
+// one thread each: the trial trains exactly as the one-thread run does, with
+// 2 and with 4 micro-batches (lanes take every other one). Evaluation runs on
+// both threads at once, so its sums may round differently.
+TEST_F(TrainerTest, MicroBatchLanesFollowTheOneThreadRun) {
+  for (uint32_t micro_batches : {2u, 4u}) {
+    v1::TrialSpec spec = TinySpec(40 * 16 * 32);
+    spec.mutable_training()->set_micro_batches(micro_batches);
+    TrainerHooks one, two;
+    one.threads = 1;
+    two.threads = 2;
+    auto sequential = TrainTrial(spec, *corpus_, one);
+    auto side_by_side = TrainTrial(spec, *corpus_, two);
+    ASSERT_TRUE(sequential.ok()) << sequential.status();
+    ASSERT_TRUE(side_by_side.ok()) << side_by_side.status();
+    EXPECT_EQ(side_by_side->final_train_loss(), sequential->final_train_loss()) << micro_batches;
+    EXPECT_NEAR(side_by_side->final_val_loss(), sequential->final_val_loss(), 1e-6)
+        << micro_batches;
+    EXPECT_EQ(side_by_side->noise_scale(), sequential->noise_scale()) << micro_batches;
+  }
+}
+
 TEST_F(TrainerTest, StopFlagCancels) {
   const v1::TrialSpec spec = TinySpec(1000 * 16 * 32);
   std::atomic<bool> stop{false};
