@@ -7,6 +7,7 @@
 
 #include "sweeps/accounting.h"
 #include "sweeps/model_shape.h"
+#include "worker/explicit_attention_for_tests.h"
 
 namespace scalelaw::worker {
 namespace {
@@ -105,7 +106,7 @@ TEST(GptTest, AttentionIsCausal) {
 TEST(GptTest, AttentionEqualsTheExplicitForm) {
   for (const torch::Dtype dtype : {torch::kFloat, torch::kDouble}) {
     torch::manual_seed(3);
-    const int64_t batch = 2, time = 12, d = 48, n_head = 3, hs = d / n_head;
+    const int64_t batch = 2, time = 12, d = 48, n_head = 3;
     CausalSelfAttention attention(d, n_head, /*n_ctx=*/16);
     attention->qkv->to(dtype);  // not the module: its causal mask stays bool
     attention->proj->to(dtype);
@@ -113,16 +114,8 @@ TEST(GptTest, AttentionEqualsTheExplicitForm) {
     const torch::Tensor fused = attention->forward(x);
 
     const torch::Tensor x2 = x.detach().clone().requires_grad_(true);
-    auto split = attention->qkv->forward(x2).split(d, 2);
-    auto heads = [&](const torch::Tensor& t) {
-      return t.view({batch, time, n_head, hs}).transpose(1, 2);
-    };
-    torch::Tensor att = torch::matmul(heads(split[0]), heads(split[1]).transpose(-2, -1)) /
-                        std::sqrt(static_cast<double>(hs));
-    const torch::Tensor above = torch::ones({time, time}, torch::kBool).triu(1);
-    att = torch::softmax(att.masked_fill(above, -std::numeric_limits<float>::infinity()), -1);
-    const torch::Tensor explicit_form = attention->proj->forward(
-        torch::matmul(att, heads(split[2])).transpose(1, 2).contiguous().view({batch, time, d}));
+    const torch::Tensor explicit_form =
+        attention->proj->forward(ExplicitAttention(attention->qkv->forward(x2), n_head));
 
     EXPECT_EQ(fused.scalar_type(), dtype);
     EXPECT_TRUE(torch::allclose(fused, explicit_form, /*rtol=*/1e-5, /*atol=*/1e-6))
