@@ -9,8 +9,8 @@
 
 namespace scalelaw::worker {
 
-uint32_t MicroBatchLanes(uint32_t threads, uint32_t micro_batches, bool cpu) {
-  if (!cpu) return 1;
+uint32_t MicroBatchLanes(uint32_t threads, uint32_t micro_batches, bool cpu_fp32) {
+  if (!cpu_fp32) return 1;
   return std::max(1u, std::min(threads, micro_batches));
 }
 

@@ -1,4 +1,4 @@
-// Micro-batches side by side on the CPU. The trainer takes every micro-batch's
+// Micro-batches side by side on the CPU (fp32). The trainer takes every micro-batch's
 // gradient separately (the noise scale needs each one's norm), so they are
 // independent work until they are summed. Run one after the other with T
 // intra-op threads each, small models scale poorly: at ~1M parameters two
@@ -18,9 +18,11 @@
 namespace scalelaw::worker {
 
 // How many lanes to use for `micro_batches` micro-batches with `threads`
-// intra-op threads on the CPU: min(threads, micro_batches), at least 1.
-// Lanes only pay when each gets at least one whole core.
-uint32_t MicroBatchLanes(uint32_t threads, uint32_t micro_batches, bool cpu);
+// intra-op threads: min(threads, micro_batches) for fp32 on the CPU, else 1.
+// Under bf16 autocast oneDNN's matmuls split well between threads and every
+// lane would cast the weights again: with 2 threads at ~1M parameters lanes
+// ran at 34-39k tokens/s against 39-40k without (bench/README.md).
+uint32_t MicroBatchLanes(uint32_t threads, uint32_t micro_batches, bool cpu_fp32);
 
 // Calls fn(i) for every i in [0, count) on `lanes` threads (lane l takes
 // i = l, l + lanes, ...), each lane running libtorch with `threads / lanes`

@@ -289,7 +289,7 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
   const uint32_t batch = training.batch_size();
   const uint32_t accumulation = std::max(1u, training.micro_batches());
   const uint32_t micro = batch / accumulation;
-  const uint32_t lanes = MicroBatchLanes(threads, accumulation, /*cpu=*/!cuda);
+  const uint32_t lanes = MicroBatchLanes(threads, accumulation, /*cpu_fp32=*/!cuda && !bf16);
   const uint64_t tokens_per_step = uint64_t{batch} * n_ctx;
   const uint64_t total_steps = StepsForTokens(spec.tokens(), batch, n_ctx);
   SCALELAW_ASSIGN_OR_RETURN(const LrSchedule schedule, ScheduleOfTrial(spec, tokens_per_step));
@@ -475,8 +475,8 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
     // --- forward/backward with micro-batch accumulation -----------------------
     // Each micro-batch gradient is taken separately (autograd::grad) so its
     // squared norm feeds the noise-scale estimate; their mean is the step's.
-    // On the CPU the micro-batches run side by side (worker/micro_batch_lanes.h)
-    // and are summed in order afterwards.
+    // In fp32 on the CPU the micro-batches run side by side
+    // (worker/micro_batch_lanes.h) and are summed in order afterwards.
     corpus.SampleTrainWindows(rng, batch, n_ctx + 1, host);
     const torch::Tensor windows = WindowsToTensor(host, batch, n_ctx + 1, device);
     std::vector<std::vector<torch::Tensor>> micro_grads(accumulation);
@@ -698,6 +698,7 @@ std::string AvailableDevice() { return torch::cuda::is_available() ? "cuda" : "c
 void TuneMallocForTraining() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_ARENA_MAX, 1);
 }
 
 }  // namespace scalelaw::worker
