@@ -252,6 +252,9 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
 
   const uint32_t threads = hooks.threads > 0 ? hooks.threads : std::max(1u, training.threads());
   torch::set_num_threads(static_cast<int>(threads));
+  // Settles this thread's own OpenMP thread count now, before any micro-batch
+  // lane stores 1 as libtorch's process-wide default (micro_batch_lanes.h).
+  (void)torch::get_num_threads();
 
   const bool cuda = training.device() == "cuda";
   if (cuda && !torch::cuda::is_available()) {
@@ -475,29 +478,33 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
     // --- forward/backward with micro-batch accumulation -----------------------
     // Each micro-batch gradient is taken separately (autograd::grad) so its
     // squared norm feeds the noise-scale estimate; their mean is the step's.
-    // In fp32 on the CPU the micro-batches run side by side
-    // (worker/micro_batch_lanes.h) and are summed in order afterwards.
+    // In fp32 on the CPU the micro-batches run side by side in waves of one
+    // per lane (worker/micro_batch_lanes.h); each wave is summed in order, so
+    // at most `lanes` micro-batch gradients are held beside the sum.
     corpus.SampleTrainWindows(rng, batch, n_ctx + 1, host);
     const torch::Tensor windows = WindowsToTensor(host, batch, n_ctx + 1, device);
-    std::vector<std::vector<torch::Tensor>> micro_grads(accumulation);
-    std::vector<torch::Tensor> micro_losses(accumulation);
-    ForEachMicroBatch(accumulation, lanes, threads, [&](uint32_t i) {
-      micro_losses[i] =
-          LanguageModelLoss(model, windows.narrow(0, int64_t{i} * micro, micro), bf16, device_type);
-      micro_grads[i] = torch::autograd::grad({micro_losses[i]}, params);
-    });
     std::vector<torch::Tensor> grads;
     double micro_sq_sum = 0.0;
     torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(device));
-    for (uint32_t i = 0; i < accumulation; ++i) {
-      std::vector<torch::Tensor>& g = micro_grads[i];
-      if (accumulation > 1) micro_sq_sum += SquaredNorm(g);
-      if (grads.empty()) {
-        grads = std::move(g);
-      } else {
-        for (size_t j = 0; j < grads.size(); ++j) grads[j].add_(g[j]);
+    std::vector<std::vector<torch::Tensor>> wave_grads(lanes);
+    std::vector<torch::Tensor> wave_losses(lanes);
+    for (uint32_t first = 0; first < accumulation; first += lanes) {
+      const uint32_t wave = std::min(lanes, accumulation - first);
+      ForEachMicroBatch(wave, lanes, [&](uint32_t k) {
+        const int64_t row = int64_t{first + k} * micro;
+        wave_losses[k] = LanguageModelLoss(model, windows.narrow(0, row, micro), bf16, device_type);
+        wave_grads[k] = torch::autograd::grad({wave_losses[k]}, params);
+      });
+      for (uint32_t k = 0; k < wave; ++k) {
+        std::vector<torch::Tensor> g = std::move(wave_grads[k]);
+        if (accumulation > 1) micro_sq_sum += SquaredNorm(g);
+        if (grads.empty()) {
+          grads = std::move(g);
+        } else {
+          for (size_t j = 0; j < grads.size(); ++j) grads[j].add_(g[j]);
+        }
+        loss_sum += wave_losses[k].detach();
       }
-      loss_sum += micro_losses[i].detach();
     }
     for (size_t j = 0; j < grads.size(); ++j) {
       if (accumulation > 1) grads[j].div_(static_cast<double>(accumulation));

@@ -180,9 +180,9 @@ TEST_F(TrainerTest, Bf16AutocastTrains) {
 }
 
 // Two threads run the micro-batches side by side (worker/micro_batch_lanes.h),
-// one thread each: the trial trains exactly as the one-thread run does, with
-// 2 and with 4 micro-batches (lanes take every other one). Evaluation runs on
-// both threads at once, so its sums may round differently.
+// one thread each: the parameters follow the one-thread run exactly, with 2
+// and with 4 micro-batches (two waves of two). What the main thread reduces
+// on both threads (the noise scale's norms, evaluation) may round differently.
 TEST_F(TrainerTest, MicroBatchLanesFollowTheOneThreadRun) {
   for (uint32_t micro_batches : {2u, 4u}) {
     v1::TrialSpec spec = TinySpec(40 * 16 * 32);
@@ -197,7 +197,9 @@ TEST_F(TrainerTest, MicroBatchLanesFollowTheOneThreadRun) {
     EXPECT_EQ(side_by_side->final_train_loss(), sequential->final_train_loss()) << micro_batches;
     EXPECT_NEAR(side_by_side->final_val_loss(), sequential->final_val_loss(), 1e-6)
         << micro_batches;
-    EXPECT_EQ(side_by_side->noise_scale(), sequential->noise_scale()) << micro_batches;
+    EXPECT_NEAR(side_by_side->noise_scale(), sequential->noise_scale(),
+                1e-9 * std::abs(sequential->noise_scale()))
+        << micro_batches;
   }
 }
 
