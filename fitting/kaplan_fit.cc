@@ -92,14 +92,7 @@ absl::StatusOr<KaplanFitResult> FitKaplan(const std::vector<Observation>& observ
   KaplanFitResult result;
   result.params = KaplanParamsFromTheta(fit.theta);
   result.theta = fit.theta;
-  result.objective = fit.objective;
-  result.termination = fit.termination;
-  result.termination_message = fit.termination_message;
-  result.converged = fit.converged;
-  result.iterations = fit.iterations;
-  result.n_points = static_cast<int>(used.size());
-  result.excluded_ids = options.exclude_ids;
-  result.param_count = options.param_count;
+  RecordSolve(fit, used.size(), options, result);
   result.huber_delta = options.huber_delta;
   result.n_starts = static_cast<int>(starts.size());
   result.n_starts_converged = fit.n_starts_converged;

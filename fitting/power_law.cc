@@ -121,14 +121,7 @@ absl::StatusOr<PowerLawFitResult> FitPowerLaw(const std::vector<Observation>& ob
   PowerLawFitResult result;
   result.params = {.E = std::exp(fit.theta[1]), .A = std::exp(fit.theta[0]), .alpha = fit.theta[2]};
   result.axis = options.axis;
-  result.objective = fit.objective;
-  result.termination = fit.termination;
-  result.termination_message = fit.termination_message;
-  result.converged = fit.converged;
-  result.iterations = fit.iterations;
-  result.n_points = static_cast<int>(used.size());
-  result.excluded_ids = options.exclude_ids;
-  result.param_count = options.param_count;
+  RecordSolve(fit, used.size(), options, result);
   result.huber_delta = options.huber_delta;
   result.n_starts = static_cast<int>(starts.size());
   result.best_start_index = fit.best_start_index;
