@@ -26,6 +26,9 @@ PACKAGES=(
   chromium
   # a fast BLAS for libtorch (Ceres pulls in ATLAS, ~2.7x slower training)
   libopenblas0-openmp
+  # headers of the oneDNN libtorch runs on: the worker's bf16 attention
+  # kernel calls its matmuls (worker/causal_attention_bf16.h)
+  libdnnl-dev
   # the default training corpus: ~12 MB of English reStructuredText
   python3.11-doc
 )

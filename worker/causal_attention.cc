@@ -4,10 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <limits>
 
-#include "worker/vector_math.h"
+#include "worker/attention_dims.h"
+#include "worker/attention_rows.h"
 
 #ifdef SCALELAW_HAVE_BLAS
 // Fortran BLAS, the library libtorch's own CPU matmuls call (OpenBLAS on Debian).
@@ -25,10 +24,6 @@ namespace {
 // 16 and 128 were slower (bench/README.md); 64 makes the fewer calls.
 constexpr int kBlock = 64;
 
-// Lanes the row loops keep apart so that GCC vectorises their reductions
-// without reassociating floating-point sums behind the code's back.
-constexpr int kLanes = 8;
-
 // Row-major C (m x n) = alpha op(A) op(B) + beta C, op(X) = X or X^T. A
 // row-major matrix is its own transpose to column-major BLAS, so this asks
 // BLAS for C^T = op(B)^T op(A)^T: same flags, operands swapped.
@@ -42,54 +37,6 @@ void Gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
   (void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
   TORCH_CHECK(false, "scalelaw was built without a BLAS: CausalAttention cannot run");
 #endif
-}
-
-// Row i of the probabilities: p[0..n) = softmax(p[0..n)), p[n..width) = 0
-// (the keys after the query).
-SCALELAW_VECTOR_KERNEL void SoftmaxRow(float* p, int n, int width) {
-  float lane_max[kLanes];
-  std::fill(lane_max, lane_max + kLanes, -std::numeric_limits<float>::infinity());
-  int j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int l = 0; l < kLanes; ++l) lane_max[l] = std::max(lane_max[l], p[j + l]);
-  }
-  float max = *std::max_element(lane_max, lane_max + kLanes);
-  for (; j < n; ++j) max = std::max(max, p[j]);
-
-  float lane_sum[kLanes] = {};
-  j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int l = 0; l < kLanes; ++l) {
-      p[j + l] = ExpNonPositive(p[j + l] - max);
-      lane_sum[l] += p[j + l];
-    }
-  }
-  float sum = 0.0f;
-  for (int l = 0; l < kLanes; ++l) sum += lane_sum[l];
-  for (; j < n; ++j) {
-    p[j] = ExpNonPositive(p[j] - max);
-    sum += p[j];
-  }
-  const float inverse = 1.0f / sum;
-  for (j = 0; j < n; ++j) p[j] *= inverse;
-  std::memset(p + n, 0, sizeof(float) * static_cast<size_t>(width - n));
-}
-
-// Softmax backward for one row, in place on dp:
-//   ds_j = scale p_j (dp_j - sum_k p_k dp_k)  for j < n,  0 after.
-// `scale` is the 1/sqrt(hs) that multiplied the scores.
-SCALELAW_VECTOR_KERNEL void SoftmaxBackwardRow(const float* p, float* dp, int n, int width,
-                                               float scale) {
-  float lane_dot[kLanes] = {};
-  int j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int l = 0; l < kLanes; ++l) lane_dot[l] += p[j + l] * dp[j + l];
-  }
-  float dot = 0.0f;
-  for (int l = 0; l < kLanes; ++l) dot += lane_dot[l];
-  for (; j < n; ++j) dot += p[j] * dp[j];
-  for (j = 0; j < n; ++j) dp[j] = scale * p[j] * (dp[j] - dot);
-  std::memset(dp + n, 0, sizeof(float) * static_cast<size_t>(width - n));
 }
 
 // One head of one sequence. q, k, v: (T, hs) rows `ld` apart inside qkv;
@@ -155,24 +102,10 @@ void AttendHeadBackward(const HeadBackward& h, int time, int head_size, float sc
   }
 }
 
-struct Dims {
-  int64_t batch, time, d, n_head, head_size;
-  float scale;
-};
-
-Dims DimsOf(const torch::Tensor& qkv, int64_t n_head) {
-  TORCH_CHECK(n_head > 0 && qkv.dim() == 3 && qkv.size(2) % (3 * n_head) == 0,
-              "CausalAttention: qkv of shape ", qkv.sizes(),
-              " is not (B, T, 3 d) with d a multiple of n_head ", n_head);
-  Dims dims{qkv.size(0), qkv.size(1), qkv.size(2) / 3, n_head, qkv.size(2) / 3 / n_head, 0.0f};
-  dims.scale = 1.0f / std::sqrt(static_cast<float>(dims.head_size));
-  return dims;
-}
-
 // Calls fn(b, h) for every head of every sequence, spread over libtorch's
 // intra-op threads (each head writes only its own rows and columns).
 template <typename Fn>
-void ForEachHead(const Dims& dims, Fn fn) {
+void ForEachHead(const AttentionDims& dims, Fn fn) {
   at::parallel_for(0, dims.batch * dims.n_head, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) fn(i / dims.n_head, i % dims.n_head);
   });
@@ -182,7 +115,7 @@ class CausalAttentionFunction : public torch::autograd::Function<CausalAttention
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv,
                                int64_t n_head) {
-    const Dims dims = DimsOf(qkv, n_head);
+    const AttentionDims dims = AttentionDimsOf(qkv, n_head, "CausalAttention");
     const torch::Tensor packed = qkv.contiguous();
     torch::Tensor y = torch::empty({dims.batch, dims.time, dims.d}, packed.options());
     torch::Tensor p =
@@ -208,7 +141,8 @@ class CausalAttentionFunction : public torch::autograd::Function<CausalAttention
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor& packed = saved[0];
     const torch::Tensor& p = saved[1];
-    const Dims dims = DimsOf(packed, ctx->saved_data["n_head"].toInt());
+    const AttentionDims dims =
+        AttentionDimsOf(packed, ctx->saved_data["n_head"].toInt(), "CausalAttention");
     const torch::Tensor dy = grads[0].contiguous();
     torch::Tensor dqkv = torch::empty_like(packed);
     torch::Tensor ds = torch::empty_like(p);

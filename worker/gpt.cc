@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "worker/causal_attention.h"
+#include "worker/causal_attention_bf16.h"
 
 namespace scalelaw::worker {
 namespace nn = torch::nn;
@@ -26,8 +27,12 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const torch::Tensor projected = qkv->forward(x);
 #if TORCH_VERSION_MAJOR < 2
   // libtorch 1.x has no fused attention on the CPU: worker/causal_attention.h
-  // is ours. The composite form below stays for CUDA and builds without BLAS.
+  // (fp32) and worker/causal_attention_bf16.h (bf16 autocast) are ours. The
+  // composite form below stays for CUDA and builds without BLAS or oneDNN.
   if (CausalAttentionRuns(projected)) return proj->forward(CausalAttention(projected, n_head_));
+  if (CausalAttentionBf16Runs(projected, n_head_)) {
+    return proj->forward(CausalAttentionBf16(projected, n_head_));
+  }
 #endif
   auto split = projected.split(channels, /*dim=*/2);
   auto heads = [&](const torch::Tensor& t) {
