@@ -1,7 +1,6 @@
 #include "worker/attention_rows.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -13,16 +12,6 @@ namespace {
 // Lanes the row loops keep apart so that GCC vectorises their reductions
 // without reassociating floating-point sums behind the code's back.
 constexpr int kLanes = 16;
-
-inline Bf16Bits Round(float x) {
-  const uint32_t bits = std::bit_cast<uint32_t>(x);
-  const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-  // A NaN whose payload sits in the low half would round to infinity.
-  const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
-  return static_cast<Bf16Bits>(nan ? 0x7fc0u : rounded);
-}
-
-inline float Widen(Bf16Bits x) { return std::bit_cast<float>(static_cast<uint32_t>(x) << 16); }
 
 // p[0..n) = exp(p - max) in place; returns 1 / their sum.
 inline float ExpAndInverseSum(float* p, int n) {
@@ -62,7 +51,7 @@ SCALELAW_VECTOR_KERNEL void SoftmaxRow(float* p, int n, int width) {
 
 SCALELAW_VECTOR_KERNEL void SoftmaxRowToBf16(float* p, Bf16Bits* out, int n, int width) {
   const float inverse = ExpAndInverseSum(p, n);
-  for (int j = 0; j < n; ++j) out[j] = Round(p[j] * inverse);
+  for (int j = 0; j < n; ++j) out[j] = RoundToBf16(p[j] * inverse);
   std::memset(out + n, 0, sizeof(Bf16Bits) * static_cast<size_t>(width - n));
 }
 
@@ -85,21 +74,13 @@ SCALELAW_VECTOR_KERNEL void SoftmaxBackwardRowBf16(const Bf16Bits* p, const floa
   float lane_dot[kLanes] = {};
   int j = 0;
   for (; j + kLanes <= n; j += kLanes) {
-    for (int l = 0; l < kLanes; ++l) lane_dot[l] += Widen(p[j + l]) * dp[j + l];
+    for (int l = 0; l < kLanes; ++l) lane_dot[l] += WidenBf16(p[j + l]) * dp[j + l];
   }
   float dot = 0.0f;
   for (int l = 0; l < kLanes; ++l) dot += lane_dot[l];
-  for (; j < n; ++j) dot += Widen(p[j]) * dp[j];
-  for (j = 0; j < n; ++j) ds[j] = Round(scale * Widen(p[j]) * (dp[j] - dot));
+  for (; j < n; ++j) dot += WidenBf16(p[j]) * dp[j];
+  for (j = 0; j < n; ++j) ds[j] = RoundToBf16(scale * WidenBf16(p[j]) * (dp[j] - dot));
   std::memset(ds + n, 0, sizeof(Bf16Bits) * static_cast<size_t>(width - n));
-}
-
-SCALELAW_VECTOR_KERNEL void RoundToBf16(const float* in, Bf16Bits* out, int n) {
-  for (int j = 0; j < n; ++j) out[j] = Round(in[j]);
-}
-
-SCALELAW_VECTOR_KERNEL void WidenBf16(const Bf16Bits* in, float* out, int n) {
-  for (int j = 0; j < n; ++j) out[j] = Widen(in[j]);
 }
 
 }  // namespace scalelaw::worker

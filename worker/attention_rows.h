@@ -1,10 +1,12 @@
 // The row-at-a-time parts of the CPU attention kernels (worker/causal_attention.h,
-// worker/causal_attention_bf16.h): the causal softmax of one row of scores, its
-// backward, and bfloat16 <-> float rows. Built -O3 -fno-trapping-math so that
+// worker/causal_attention_bf16.h): the causal softmax of one row of scores and
+// its backward, in fp32 and with bf16 probabilities. Built -O3 -fno-trapping-math so that
 // GCC vectorises them (worker/CMakeLists.txt). No libtorch.
 #pragma once
 
 #include <cstdint>
+
+#include "worker/bf16_bits.h"
 
 namespace scalelaw::worker {
 
@@ -17,9 +19,6 @@ void SoftmaxRow(float* p, int n, int width);
 // `scale` is the 1/sqrt(hs) that multiplied the scores.
 void SoftmaxBackwardRow(const float* p, float* dp, int n, int width, float scale);
 
-// bfloat16 as its bits (the upper half of a float), as c10::BFloat16 stores it.
-using Bf16Bits = uint16_t;
-
 // SoftmaxRow on p, written rounded to bf16 into out[0..width); p is scratch.
 void SoftmaxRowToBf16(float* p, Bf16Bits* out, int n, int width);
 
@@ -27,12 +26,5 @@ void SoftmaxRowToBf16(float* p, Bf16Bits* out, int n, int width);
 // ds[0..width).
 void SoftmaxBackwardRowBf16(const Bf16Bits* p, const float* dp, Bf16Bits* ds, int n, int width,
                             float scale);
-
-// out[j] = in[j] rounded to the nearest bfloat16, ties to even, NaN kept NaN
-// (c10::BFloat16's rounding).
-void RoundToBf16(const float* in, Bf16Bits* out, int n);
-
-// out[j] = in[j] as a float (exact).
-void WidenBf16(const Bf16Bits* in, float* out, int n);
 
 }  // namespace scalelaw::worker

@@ -48,16 +48,32 @@ Product MakeProduct(const Desc& src, const Desc& weights, const Desc& dst, float
   return {dnnl::matmul(pd), src, weights, dst, pd.scratchpad_desc(), jit};
 }
 
-// The six products of one sequence's heads, (H, rows, cols) each:
+// A work item is a group of `heads` heads of one sequence; its scratch (the
+// group's scores in fp32 and bf16, 6 bytes per score) stays under this, so
+// long contexts do not multiply memory by the thread count.
+constexpr int64_t kScratchBytes = 8 << 20;
+
+// Heads per work item: the most (a divisor of n_head) whose scratch fits and
+// that still gives every thread an item. One head when nothing else fits.
+int64_t HeadsPerItem(const AttentionDims& a, int64_t threads) {
+  int64_t heads = 1;
+  for (int64_t g = 2; g <= a.n_head; ++g) {
+    const bool fits = 6 * g * a.time * a.time <= kScratchBytes;
+    const bool enough = a.batch * (a.n_head / g) >= threads;
+    if (a.n_head % g == 0 && fits && enough) heads = g;
+  }
+  return heads;
+}
+
+// The six products of one work item, (G, rows, cols) each over its G heads:
 //   a head in qkv:  q, k or v at column offset 0, d or 2 d of the (T, 3 d)
 //                   projection: strides (hs, 3 d, 1); its transpose swaps the
 //                   last two strides;
 //   a head in y:    the (T, d) output and its gradient: strides (hs, d, 1);
-//   scores:         (H, T, T) contiguous, fp32 out of the products;
-//   probabilities:  (H, T, T) contiguous bf16, or read transposed.
-// A sequence at a time keeps its scores (H T^2 floats: 320 KiB at H = 5,
-// T = 128) in the core's cache between the products and the softmax, and
-// lets the sequences go to the threads.
+//   scores:         (G, T, T) contiguous, fp32 out of the products;
+//   probabilities:  (G, T, T) contiguous bf16, or read transposed.
+// An item at a time keeps its scores in the core's cache between the
+// products and the softmax, and spreads the items over the threads.
 struct Products {
   Product scores;      // S = Q K^T / sqrt(hs)  (fp32)
   Product values;      // Y = P V
@@ -73,17 +89,17 @@ struct Products {
   }
 };
 
-std::unique_ptr<Products> MakeProducts(const AttentionDims& a) {
-  const int64_t h = a.n_head, t = a.time, hs = a.head_size, d = a.d;
+std::unique_ptr<Products> MakeProducts(const AttentionDims& a, int64_t heads) {
+  const int64_t g = heads, t = a.time, hs = a.head_size, d = a.d;
   auto layout = [](std::array<int64_t, 3> dims, std::array<int64_t, 3> strides, DataType type) {
     return Desc({dims.begin(), dims.end()}, type, {strides.begin(), strides.end()});
   };
-  const Desc head_in_qkv = layout({h, t, hs}, {hs, 3 * d, 1}, DataType::bf16);
-  const Desc head_in_qkv_t = layout({h, hs, t}, {hs, 1, 3 * d}, DataType::bf16);
-  const Desc head_in_y = layout({h, t, hs}, {hs, d, 1}, DataType::bf16);
-  const Desc scores = layout({h, t, t}, {t * t, t, 1}, DataType::f32);
-  const Desc probs = layout({h, t, t}, {t * t, t, 1}, DataType::bf16);
-  const Desc probs_t = layout({h, t, t}, {t * t, 1, t}, DataType::bf16);
+  const Desc head_in_qkv = layout({g, t, hs}, {hs, 3 * d, 1}, DataType::bf16);
+  const Desc head_in_qkv_t = layout({g, hs, t}, {hs, 1, 3 * d}, DataType::bf16);
+  const Desc head_in_y = layout({g, t, hs}, {hs, d, 1}, DataType::bf16);
+  const Desc scores = layout({g, t, t}, {t * t, t, 1}, DataType::f32);
+  const Desc probs = layout({g, t, t}, {t * t, t, 1}, DataType::bf16);
+  const Desc probs_t = layout({g, t, t}, {t * t, 1, t}, DataType::bf16);
   auto products = std::make_unique<Products>(Products{
       MakeProduct(head_in_qkv, head_in_qkv_t, scores, a.scale),
       MakeProduct(probs, head_in_qkv, head_in_y),
@@ -101,12 +117,12 @@ std::unique_ptr<Products> MakeProducts(const AttentionDims& a) {
 
 // Building a product costs far more than running it at these sizes, and a
 // trial meets few shapes.
-const Products& ProductsFor(const AttentionDims& a) {
+const Products& ProductsFor(const AttentionDims& a, int64_t heads) {
   static std::mutex mutex;
-  static std::map<std::array<int64_t, 3>, std::unique_ptr<Products>> cache;
+  static std::map<std::array<int64_t, 4>, std::unique_ptr<Products>> cache;
   const std::lock_guard<std::mutex> lock(mutex);
-  std::unique_ptr<Products>& entry = cache[{a.time, a.n_head, a.head_size}];
-  if (!entry) entry = MakeProducts(a);
+  std::unique_ptr<Products>& entry = cache[{a.time, heads, a.head_size, a.d}];
+  if (!entry) entry = MakeProducts(a, heads);
   return *entry;
 }
 
@@ -117,16 +133,15 @@ Bf16Bits* MutableBits(torch::Tensor& t) {
   return reinterpret_cast<Bf16Bits*>(t.data_ptr<at::BFloat16>());
 }
 
-// A thread's scratch: one sequence's (H, T, T) scores in fp32 and in bf16,
+// A thread's scratch: one item's (G, T, T) scores in fp32 and in bf16,
 // oneDNN's scratchpad, a stream, and each product's arguments, bound anew to
-// each sequence's operands. All made before the parallel region: inside it
-// the threads would take turns at malloc's one arena (TuneMallocForTraining).
+// each item's operands. All made before the parallel region: inside it the
+// threads would take turns at malloc's one arena (TuneMallocForTraining).
 class Scratch {
  public:
-  Scratch(const AttentionDims& a, const Products& products)
-      : size_(static_cast<size_t>(a.n_head * a.time * a.time)),
-        scores_(std::make_unique_for_overwrite<float[]>(size_)),
-        bf16_(std::make_unique_for_overwrite<Bf16Bits[]>(size_)),
+  Scratch(size_t scores, const Products& products)
+      : scores_(std::make_unique_for_overwrite<float[]>(scores)),
+        bf16_(std::make_unique_for_overwrite<Bf16Bits[]>(scores)),
         scratchpad_(std::make_unique_for_overwrite<uint8_t[]>(products.scratchpad_bytes)),
         stream_(Engine()) {
     const dnnl::engine& engine = Engine();
@@ -142,7 +157,7 @@ class Scratch {
   float* scores() { return scores_.get(); }
   Bf16Bits* bf16() { return bf16_.get(); }
 
-  // dst = src x weights on the calling thread. The sequences' products run
+  // dst = src x weights on the calling thread. The items' products run
   // concurrently, and a primitive's library-managed scratchpad is not safe to
   // share unless oneDNN was built for concurrent execution: each thread
   // passes its own.
@@ -156,7 +171,6 @@ class Scratch {
   }
 
  private:
-  size_t size_;
   std::unique_ptr<float[]> scores_;
   std::unique_ptr<Bf16Bits[]> bf16_;
   std::unique_ptr<uint8_t[]> scratchpad_;
@@ -164,16 +178,32 @@ class Scratch {
   std::map<const Product*, std::unordered_map<int, dnnl::memory>> args_;
 };
 
-// Calls fn(b, scratch) for every sequence b, spread over libtorch's intra-op
+// One work item, G heads of one sequence, as the offsets (in elements) of its
+// first head in each layout.
+struct Item {
+  int64_t qkv;    // into the (B, T, 3 d) projection and its gradient
+  int64_t y;      // into the (B, T, d) output and its gradient
+  int64_t probs;  // into the (B, H, T, T) probabilities
+};
+
+// Calls fn(item, scratch) for every item, spread over libtorch's intra-op
 // threads (oneDNN runs single-threaded inside a parallel region).
 template <typename Fn>
-void ForEachSequence(const AttentionDims& a, const Products& products, Fn fn) {
+void ForEachItem(const AttentionDims& a, int64_t heads, const Products& products, Fn fn) {
+  const int64_t threads = at::get_num_threads(), per_sequence = a.n_head / heads;
   std::vector<Scratch> scratch;
-  scratch.reserve(static_cast<size_t>(at::get_num_threads()));
-  for (int i = 0; i < at::get_num_threads(); ++i) scratch.emplace_back(a, products);
-  at::parallel_for(0, a.batch, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+  scratch.reserve(static_cast<size_t>(threads));
+  for (int64_t i = 0; i < threads; ++i) {
+    scratch.emplace_back(static_cast<size_t>(heads * a.time * a.time), products);
+  }
+  at::parallel_for(0, a.batch * per_sequence, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     Scratch& mine = scratch.at(static_cast<size_t>(at::get_thread_num()));
-    for (int64_t b = begin; b < end; ++b) fn(b, mine);
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / per_sequence, h = i % per_sequence * heads;
+      fn(Item{b * a.time * 3 * a.d + h * a.head_size, b * a.time * a.d + h * a.head_size,
+              (b * a.n_head + h) * a.time * a.time},
+         mine);
+    }
   });
 }
 
@@ -185,21 +215,22 @@ class CausalAttentionBf16Function
     TORCH_CHECK(qkv.device().is_cpu() && qkv.scalar_type() == torch::kBFloat16,
                 "CausalAttentionBf16: qkv must be a CPU bfloat16 tensor, not ", qkv.options());
     const AttentionDims a = AttentionDimsOf(qkv, n_head, "CausalAttentionBf16");
-    const Products& products = ProductsFor(a);
+    const int64_t heads = HeadsPerItem(a, at::get_num_threads());
+    const Products& products = ProductsFor(a, heads);
     const torch::Tensor packed = qkv.contiguous();
     torch::Tensor probs = torch::empty({a.batch, a.n_head, a.time, a.time}, packed.options());
     torch::Tensor y = torch::empty({a.batch, a.time, a.d}, packed.options());
-    const int64_t rows = a.n_head * a.time, width = a.time;
-    ForEachSequence(a, products, [&](int64_t b, Scratch& scratch) {
-      const Bf16Bits* q = Bits(packed) + b * a.time * 3 * a.d;
-      Bf16Bits* p = MutableBits(probs) + b * rows * width;
+    const int64_t rows = heads * a.time, width = a.time;
+    ForEachItem(a, heads, products, [&](const Item& item, Scratch& scratch) {
+      const Bf16Bits* q = Bits(packed) + item.qkv;
+      Bf16Bits* p = MutableBits(probs) + item.probs;
       float* s = scratch.scores();
       scratch.Run(products.scores, q, q + a.d, s);
       for (int64_t row = 0; row < rows; ++row) {
         SoftmaxRowToBf16(s + row * width, p + row * width, static_cast<int>(row % width + 1),
                          static_cast<int>(width));
       }
-      scratch.Run(products.values, p, q + 2 * a.d, MutableBits(y) + b * a.time * a.d);
+      scratch.Run(products.values, p, q + 2 * a.d, MutableBits(y) + item.y);
     });
 
     ctx->save_for_backward({packed, probs});
@@ -214,15 +245,16 @@ class CausalAttentionBf16Function
     const torch::Tensor& probs = saved[1];
     const AttentionDims a =
         AttentionDimsOf(packed, ctx->saved_data["n_head"].toInt(), "CausalAttentionBf16");
-    const Products& products = ProductsFor(a);
+    const int64_t heads = HeadsPerItem(a, at::get_num_threads());
+    const Products& products = ProductsFor(a, heads);
     const torch::Tensor dy = grads[0].to(torch::kBFloat16).contiguous();
     torch::Tensor dqkv = torch::empty_like(packed);
-    const int64_t rows = a.n_head * a.time, width = a.time;
-    ForEachSequence(a, products, [&](int64_t b, Scratch& scratch) {
-      const Bf16Bits* q = Bits(packed) + b * a.time * 3 * a.d;
-      const Bf16Bits* p = Bits(probs) + b * rows * width;
-      const Bf16Bits* dy_rows = Bits(dy) + b * a.time * a.d;
-      Bf16Bits* dq = MutableBits(dqkv) + b * a.time * 3 * a.d;
+    const int64_t rows = heads * a.time, width = a.time;
+    ForEachItem(a, heads, products, [&](const Item& item, Scratch& scratch) {
+      const Bf16Bits* q = Bits(packed) + item.qkv;
+      const Bf16Bits* p = Bits(probs) + item.probs;
+      const Bf16Bits* dy_rows = Bits(dy) + item.y;
+      Bf16Bits* dq = MutableBits(dqkv) + item.qkv;
       float* dp = scratch.scores();
       scratch.Run(products.grad_probs, dy_rows, q + 2 * a.d, dp);
       Bf16Bits* ds = scratch.bf16();
@@ -249,8 +281,9 @@ bool IsQkv(const torch::Tensor& qkv, int64_t n_head) {
 bool CausalAttentionBf16Built() { return true; }
 
 bool CausalAttentionBf16Runs(const torch::Tensor& qkv, int64_t n_head) {
-  return IsQkv(qkv, n_head) &&
-         ProductsFor(AttentionDimsOf(qkv, n_head, "CausalAttentionBf16")).jit;
+  if (!IsQkv(qkv, n_head)) return false;
+  const AttentionDims a = AttentionDimsOf(qkv, n_head, "CausalAttentionBf16");
+  return ProductsFor(a, HeadsPerItem(a, at::get_num_threads())).jit;
 }
 
 torch::Tensor CausalAttentionBf16(const torch::Tensor& qkv, int64_t n_head) {

@@ -89,18 +89,36 @@ TEST(CausalAttentionBf16Test, SharpScoresStayNormalised) {
 TEST(CausalAttentionBf16Test, ThreadCountDoesNotChangeTheResult) {
   if (!CausalAttentionBf16Built()) GTEST_SKIP() << "built without oneDNN";
   torch::manual_seed(8);
-  const torch::Tensor qkv = torch::randn({6, 40, 3 * 64}).to(torch::kBFloat16);
-  const torch::Tensor upstream = torch::randn({6, 40, 64}).to(torch::kBFloat16);
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(1);
-  const Result one = Attend(qkv, upstream, Form::kKernel, 4);
-  torch::set_num_threads(2);
-  const Result two = Attend(qkv, upstream, Form::kKernel, 4);
-  const Result again = Attend(qkv, upstream, Form::kKernel, 4);
-  torch::set_num_threads(threads);
-  EXPECT_TRUE(torch::equal(one.y, two.y));
-  EXPECT_TRUE(torch::equal(one.grad, two.grad));
-  EXPECT_TRUE(torch::equal(two.grad, again.grad));
+  // One sequence: 1 thread takes its 4 heads as one item, 2 threads as two
+  // items of 2 heads (HeadsPerItem); six sequences: one item each.
+  for (int64_t batch : {1, 6}) {
+    const torch::Tensor qkv = torch::randn({batch, 40, 3 * 64}).to(torch::kBFloat16);
+    const torch::Tensor upstream = torch::randn({batch, 40, 64}).to(torch::kBFloat16);
+    const int threads = torch::get_num_threads();
+    torch::set_num_threads(1);
+    const Result one = Attend(qkv, upstream, Form::kKernel, 4);
+    torch::set_num_threads(2);
+    const Result two = Attend(qkv, upstream, Form::kKernel, 4);
+    const Result again = Attend(qkv, upstream, Form::kKernel, 4);
+    torch::set_num_threads(threads);
+    EXPECT_TRUE(torch::equal(one.y, two.y)) << "batch " << batch;
+    EXPECT_TRUE(torch::equal(one.grad, two.grad)) << "batch " << batch;
+    EXPECT_TRUE(torch::equal(two.grad, again.grad)) << "batch " << batch;
+  }
+}
+
+// A long context: one head's scores (6 bytes each, 2.2 MB at T = 600) leave
+// room for only two of the four heads per work item, so a sequence is split
+// into items of heads.
+TEST(CausalAttentionBf16Test, LongContextsSplitASequenceIntoItemsOfHeads) {
+  if (!CausalAttentionBf16Built()) GTEST_SKIP() << "built without oneDNN";
+  torch::manual_seed(9);
+  const torch::Tensor qkv = torch::randn({1, 600, 3 * 64}).to(torch::kBFloat16);
+  const torch::Tensor upstream = torch::randn({1, 600, 64}).to(torch::kBFloat16);
+  const Result kernel = Attend(qkv, upstream, Form::kKernel, 4);
+  const Result reference = Attend(qkv, upstream, Form::kExplicitDouble, 4);
+  EXPECT_LT(RelativeError(kernel.y, reference.y), 4e-3);
+  EXPECT_LT(RelativeError(kernel.grad, reference.grad), 8e-3);
 }
 
 }  // namespace
