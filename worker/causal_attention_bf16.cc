@@ -14,6 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "worker/attention_dims.h"
 #include "worker/attention_rows.h"
 #endif
@@ -48,9 +52,10 @@ Product MakeProduct(const Desc& src, const Desc& weights, const Desc& dst, float
   return {dnnl::matmul(pd), src, weights, dst, pd.scratchpad_desc(), jit};
 }
 
-// A work item is a group of `heads` heads of one sequence; its scratch (the
-// group's scores in fp32 and bf16, 6 bytes per score) stays under this, so
-// long contexts do not multiply memory by the thread count.
+// A work item is a group of heads of one sequence; its scratch (the group's
+// scores in fp32 and bf16, 6 bytes per score) stays under this wherever one
+// head's does (T <= 1182), so long contexts do not multiply memory by the
+// thread count beyond one head per thread.
 constexpr int64_t kScratchBytes = 8 << 20;
 
 // Heads per work item: the most (a divisor of n_head) whose scratch fits and
@@ -89,7 +94,9 @@ struct Products {
   }
 };
 
-std::unique_ptr<Products> MakeProducts(const AttentionDims& a, int64_t heads) {
+// Null when oneDNN has no bf16 matmul on this CPU at all (oneDNN 2.x has
+// none without AVX-512: building the primitive throws).
+std::unique_ptr<Products> MakeProducts(const AttentionDims& a, int64_t heads) try {
   const int64_t g = heads, t = a.time, hs = a.head_size, d = a.d;
   auto layout = [](std::array<int64_t, 3> dims, std::array<int64_t, 3> strides, DataType type) {
     return Desc({dims.begin(), dims.end()}, type, {strides.begin(), strides.end()});
@@ -113,17 +120,27 @@ std::unique_ptr<Products> MakeProducts(const AttentionDims& a, int64_t heads) {
     products->scratchpad_bytes = std::max(products->scratchpad_bytes, product->scratchpad.get_size());
   }
   return products;
+} catch (const dnnl::error&) {
+  return nullptr;
 }
 
 // Building a product costs far more than running it at these sizes, and a
-// trial meets few shapes.
-const Products& ProductsFor(const AttentionDims& a, int64_t heads) {
+// trial meets few shapes. Null (remembered as such) where oneDNN cannot.
+const Products* ProductsFor(const AttentionDims& a, int64_t heads) {
   static std::mutex mutex;
   static std::map<std::array<int64_t, 4>, std::unique_ptr<Products>> cache;
   const std::lock_guard<std::mutex> lock(mutex);
-  std::unique_ptr<Products>& entry = cache[{a.time, heads, a.head_size, a.d}];
-  if (!entry) entry = MakeProducts(a, heads);
-  return *entry;
+  const std::array<int64_t, 4> key = {a.time, heads, a.head_size, a.d};
+  auto found = cache.find(key);
+  if (found == cache.end()) found = cache.emplace(key, MakeProducts(a, heads)).first;
+  return found->second.get();
+}
+
+const Products& RunnableProductsFor(const AttentionDims& a, int64_t heads) {
+  const Products* products = ProductsFor(a, heads);
+  TORCH_CHECK(products != nullptr,
+              "CausalAttentionBf16: this CPU's oneDNN has no bf16 matmul (it needs AVX-512)");
+  return *products;
 }
 
 const Bf16Bits* Bits(const torch::Tensor& t) {
@@ -186,18 +203,35 @@ struct Item {
   int64_t probs;  // into the (B, H, T, T) probabilities
 };
 
+// Threads at::parallel_for may start here: its `#pragma omp parallel` is
+// compiled into this file, so the team is this OpenMP runtime's, which with
+// a libtorch carrying its own libgomp need not be the one
+// torch::set_num_threads set.
+int64_t MaxThreads() {
+#ifdef _OPENMP
+  return std::max<int64_t>(omp_get_max_threads(), at::get_num_threads());
+#else
+  return at::get_num_threads();
+#endif
+}
+
 // Calls fn(item, scratch) for every item, spread over libtorch's intra-op
-// threads (oneDNN runs single-threaded inside a parallel region).
+// threads. With several items each thread's products run single-threaded
+// (oneDNN inside an OpenMP parallel region); with one, parallel_for runs it
+// inline and oneDNN splits the products over the threads itself.
 template <typename Fn>
 void ForEachItem(const AttentionDims& a, int64_t heads, const Products& products, Fn fn) {
-  const int64_t threads = at::get_num_threads(), per_sequence = a.n_head / heads;
+  const int64_t per_sequence = a.n_head / heads, items = a.batch * per_sequence;
+  const int64_t threads = std::min(MaxThreads(), items);
   std::vector<Scratch> scratch;
   scratch.reserve(static_cast<size_t>(threads));
   for (int64_t i = 0; i < threads; ++i) {
     scratch.emplace_back(static_cast<size_t>(heads * a.time * a.time), products);
   }
-  at::parallel_for(0, a.batch * per_sequence, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-    Scratch& mine = scratch.at(static_cast<size_t>(at::get_thread_num()));
+  at::parallel_for(0, items, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    const int thread = at::get_thread_num();
+    TORCH_CHECK(thread < threads, "CausalAttentionBf16: thread ", thread, " of ", threads);
+    Scratch& mine = scratch[static_cast<size_t>(thread)];
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / per_sequence, h = i % per_sequence * heads;
       fn(Item{b * a.time * 3 * a.d + h * a.head_size, b * a.time * a.d + h * a.head_size,
@@ -216,7 +250,7 @@ class CausalAttentionBf16Function
                 "CausalAttentionBf16: qkv must be a CPU bfloat16 tensor, not ", qkv.options());
     const AttentionDims a = AttentionDimsOf(qkv, n_head, "CausalAttentionBf16");
     const int64_t heads = HeadsPerItem(a, at::get_num_threads());
-    const Products& products = ProductsFor(a, heads);
+    const Products& products = RunnableProductsFor(a, heads);
     const torch::Tensor packed = qkv.contiguous();
     torch::Tensor probs = torch::empty({a.batch, a.n_head, a.time, a.time}, packed.options());
     torch::Tensor y = torch::empty({a.batch, a.time, a.d}, packed.options());
@@ -246,7 +280,7 @@ class CausalAttentionBf16Function
     const AttentionDims a =
         AttentionDimsOf(packed, ctx->saved_data["n_head"].toInt(), "CausalAttentionBf16");
     const int64_t heads = HeadsPerItem(a, at::get_num_threads());
-    const Products& products = ProductsFor(a, heads);
+    const Products& products = RunnableProductsFor(a, heads);
     const torch::Tensor dy = grads[0].to(torch::kBFloat16).contiguous();
     torch::Tensor dqkv = torch::empty_like(packed);
     const int64_t rows = heads * a.time, width = a.time;
@@ -283,7 +317,8 @@ bool CausalAttentionBf16Built() { return true; }
 bool CausalAttentionBf16Runs(const torch::Tensor& qkv, int64_t n_head) {
   if (!IsQkv(qkv, n_head)) return false;
   const AttentionDims a = AttentionDimsOf(qkv, n_head, "CausalAttentionBf16");
-  return ProductsFor(a, HeadsPerItem(a, at::get_num_threads())).jit;
+  const Products* products = ProductsFor(a, HeadsPerItem(a, at::get_num_threads()));
+  return products != nullptr && products->jit;
 }
 
 torch::Tensor CausalAttentionBf16(const torch::Tensor& qkv, int64_t n_head) {
