@@ -131,18 +131,16 @@ class CausalAttentionFunction : public torch::autograd::Function<CausalAttention
                   static_cast<int>(dims.d)},
                  static_cast<int>(dims.time), static_cast<int>(hs), dims.scale);
     });
-    ctx->save_for_backward({packed, p});
-    ctx->saved_data["n_head"] = n_head;
+    SaveForBackward(ctx, packed, p, n_head);
     return y;
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const torch::Tensor& packed = saved[0];
-    const torch::Tensor& p = saved[1];
-    const AttentionDims dims =
-        AttentionDimsOf(packed, ctx->saved_data["n_head"].toInt(), "CausalAttention");
+    const SavedAttention saved = LoadSaved(ctx, "CausalAttention");
+    const torch::Tensor& packed = saved.packed;
+    const torch::Tensor& p = saved.probs;
+    const AttentionDims& dims = saved.dims;
     const torch::Tensor dy = grads[0].contiguous();
     torch::Tensor dqkv = torch::empty_like(packed);
     torch::Tensor ds = torch::empty_like(p);

@@ -267,18 +267,16 @@ class CausalAttentionBf16Function
       scratch.Run(products.values, p, q + 2 * a.d, MutableBits(y) + item.y);
     });
 
-    ctx->save_for_backward({packed, probs});
-    ctx->saved_data["n_head"] = n_head;
+    SaveForBackward(ctx, packed, probs, n_head);
     return y;
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const torch::Tensor& packed = saved[0];
-    const torch::Tensor& probs = saved[1];
-    const AttentionDims a =
-        AttentionDimsOf(packed, ctx->saved_data["n_head"].toInt(), "CausalAttentionBf16");
+    const SavedAttention saved = LoadSaved(ctx, "CausalAttentionBf16");
+    const torch::Tensor& packed = saved.packed;
+    const torch::Tensor& probs = saved.probs;
+    const AttentionDims& a = saved.dims;
     const int64_t heads = HeadsPerItem(a, at::get_num_threads());
     const Products& products = RunnableProductsFor(a, heads);
     const torch::Tensor dy = grads[0].to(torch::kBFloat16).contiguous();
