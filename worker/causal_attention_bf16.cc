@@ -152,8 +152,8 @@ Bf16Bits* MutableBits(torch::Tensor& t) {
 
 // A thread's scratch: one item's (G, T, T) scores in fp32 and in bf16,
 // oneDNN's scratchpad, a stream, and each product's arguments, bound anew to
-// each item's operands. All made before the parallel region: inside it the
-// threads would take turns at malloc's one arena (TuneMallocForTraining).
+// each item's operands. All made before the parallel region, so that the
+// threads do not meet in malloc inside it.
 class Scratch {
  public:
   Scratch(size_t scores, const Products& products)

@@ -3,45 +3,112 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 namespace scalelaw::worker {
 
-uint32_t MicroBatchLanes(uint32_t threads, uint32_t micro_batches, bool cpu_fp32) {
-  if (!cpu_fp32 || threads < 2 || threads > micro_batches) return 1;
+uint32_t MicroBatchLanes(uint32_t threads, uint32_t micro_batches, bool cpu) {
+  if (!cpu || threads < 2 || threads > micro_batches) return 1;
   return threads;
 }
 
-void ForEachMicroBatch(uint32_t count, uint32_t lanes, const std::function<void(uint32_t)>& fn) {
-  if (lanes <= 1 || count <= 1) {
+struct MicroBatchLanePool::State {
+  std::mutex mutex;
+  std::condition_variable work, done;
+  const std::function<void(uint32_t)>* fn = nullptr;
+  uint32_t count = 0;
+  uint64_t generation = 0;  // one per ForEach call
+  uint32_t pending = 0;     // lanes still working on this generation
+  bool stop = false;
+  std::vector<std::exception_ptr> errors;
+};
+
+MicroBatchLanePool::MicroBatchLanePool(uint32_t lanes)
+    : lanes_(std::max(1u, lanes)), state_(std::make_unique<State>()) {
+  if (lanes_ == 1) return;
+  state_->errors.resize(lanes_);
+  threads_.reserve(lanes_);
+  try {
+    for (uint32_t lane = 0; lane < lanes_; ++lane) {
+      threads_.emplace_back([this, lane] { Lane(lane); });
+    }
+  } catch (...) {  // a lane could not be started: stop the others first
+    {
+      const std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->stop = true;
+    }
+    state_->work.notify_all();
+    for (std::thread& thread : threads_) thread.join();
+    throw;
+  }
+}
+
+MicroBatchLanePool::~MicroBatchLanePool() {
+  {
+    const std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stop = true;
+  }
+  state_->work.notify_all();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+void MicroBatchLanePool::Lane(uint32_t lane) {
+  at::set_num_threads(1);
+  uint64_t seen = 0;
+  for (;;) {
+    const std::function<void(uint32_t)>* fn = nullptr;
+    uint32_t count = 0;
+    {
+      std::unique_lock<std::mutex> lock(state_->mutex);
+      state_->work.wait(lock, [&] { return state_->stop || state_->generation != seen; });
+      if (state_->stop) return;
+      seen = state_->generation;
+      fn = state_->fn;
+      count = state_->count;
+    }
+    std::exception_ptr error;
+    try {
+      for (uint32_t i = lane; i < count; i += lanes_) (*fn)(i);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      const std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->errors[lane] = error;
+      if (--state_->pending == 0) state_->done.notify_one();
+    }
+  }
+}
+
+void MicroBatchLanePool::ForEach(uint32_t count, const std::function<void(uint32_t)>& fn) {
+  if (lanes_ <= 1 || count <= 1) {
     for (uint32_t i = 0; i < count; ++i) fn(i);
     return;
   }
-  lanes = std::min(lanes, count);
-  std::vector<std::exception_ptr> errors(lanes);
-  std::vector<std::thread> workers;
-  workers.reserve(lanes);
-  try {
-    for (uint32_t lane = 0; lane < lanes; ++lane) {
-      workers.emplace_back([&, lane] {
-        try {
-          at::set_num_threads(1);
-          for (uint32_t i = lane; i < count; i += lanes) fn(i);
-        } catch (...) {
-          errors[lane] = std::current_exception();
-        }
-      });
-    }
-  } catch (...) {  // a lane could not be started: end the others first
-    for (std::thread& worker : workers) worker.join();
-    throw;
+  std::vector<std::exception_ptr> errors;
+  {
+    std::unique_lock<std::mutex> lock(state_->mutex);
+    state_->fn = &fn;
+    state_->count = count;
+    state_->pending = lanes_;
+    ++state_->generation;
+    state_->work.notify_all();
+    state_->done.wait(lock, [&] { return state_->pending == 0; });
+    state_->fn = nullptr;
+    errors.swap(state_->errors);
+    state_->errors.resize(lanes_);
   }
-  for (std::thread& worker : workers) worker.join();
   for (const std::exception_ptr& error : errors) {
     if (error) std::rethrow_exception(error);
   }
+}
+
+void ForEachMicroBatch(uint32_t count, uint32_t lanes, const std::function<void(uint32_t)>& fn) {
+  MicroBatchLanePool(std::min(lanes, count)).ForEach(count, fn);
 }
 
 }  // namespace scalelaw::worker

@@ -10,8 +10,8 @@
 namespace scalelaw::worker {
 namespace {
 
-TEST(MicroBatchLanesTest, OneLanePerThreadInFp32OnTheCpuOnly) {
-  EXPECT_EQ(MicroBatchLanes(/*threads=*/2, /*micro_batches=*/2, /*cpu_fp32=*/true), 2u);
+TEST(MicroBatchLanesTest, OneLanePerThreadOnTheCpuOnly) {
+  EXPECT_EQ(MicroBatchLanes(/*threads=*/2, /*micro_batches=*/2, /*cpu=*/true), 2u);
   EXPECT_EQ(MicroBatchLanes(2, 8, true), 2u);
   EXPECT_EQ(MicroBatchLanes(1, 2, true), 1u);
   EXPECT_EQ(MicroBatchLanes(4, 2, true), 1u);  // more threads than micro-batches: not measured
@@ -63,6 +63,29 @@ TEST(MicroBatchLanesTest, ALanesErrorReachesTheCallerAfterAllLanesEnd) {
   }
   // Lane 0 finished its micro-batches 0 and 2; lane 1 stopped at 1.
   EXPECT_EQ(calls, (std::vector<int>{1, 1, 1, 0}));
+}
+
+// A trial's pool runs every wave on the same lane threads, and a wave that
+// failed leaves the pool ready for the next.
+TEST(MicroBatchLanesTest, APoolKeepsItsThreadsFromWaveToWave) {
+  MicroBatchLanePool pool(2);
+  std::mutex mutex;
+  std::vector<std::thread::id> first(2), second(2);
+  pool.ForEach(2, [&](uint32_t i) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    first[i] = std::this_thread::get_id();
+  });
+  EXPECT_THROW(pool.ForEach(2, [](uint32_t i) {
+    if (i == 0) throw std::runtime_error("wave failed");
+  }),
+               std::runtime_error);
+  pool.ForEach(2, [&](uint32_t i) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    second[i] = std::this_thread::get_id();
+  });
+  EXPECT_EQ(first, second);
+  EXPECT_NE(first[0], first[1]);
+  EXPECT_NE(first[0], std::this_thread::get_id());
 }
 
 }  // namespace

@@ -292,7 +292,8 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
   const uint32_t batch = training.batch_size();
   const uint32_t accumulation = std::max(1u, training.micro_batches());
   const uint32_t micro = batch / accumulation;
-  const uint32_t lanes = MicroBatchLanes(threads, accumulation, /*cpu_fp32=*/!cuda && !bf16);
+  const uint32_t lanes = MicroBatchLanes(threads, accumulation, /*cpu=*/!cuda);
+  MicroBatchLanePool lane_pool(lanes);
   const uint64_t tokens_per_step = uint64_t{batch} * n_ctx;
   const uint64_t total_steps = StepsForTokens(spec.tokens(), batch, n_ctx);
   SCALELAW_ASSIGN_OR_RETURN(const LrSchedule schedule, ScheduleOfTrial(spec, tokens_per_step));
@@ -490,7 +491,7 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
     std::vector<torch::Tensor> wave_losses(lanes);
     for (uint32_t first = 0; first < accumulation; first += lanes) {
       const uint32_t wave = std::min(lanes, accumulation - first);
-      ForEachMicroBatch(wave, lanes, [&](uint32_t k) {
+      lane_pool.ForEach(wave, [&](uint32_t k) {
         const int64_t row = int64_t{first + k} * micro;
         wave_losses[k] = LanguageModelLoss(model, windows.narrow(0, row, micro), bf16, device_type);
         wave_grads[k] = torch::autograd::grad({wave_losses[k]}, params);
@@ -705,7 +706,6 @@ std::string AvailableDevice() { return torch::cuda::is_available() ? "cuda" : "c
 void TuneMallocForTraining() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_ARENA_MAX, 1);
 }
 
 }  // namespace scalelaw::worker

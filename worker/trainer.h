@@ -78,11 +78,11 @@ std::string AvailableDevice();
 
 // glibc malloc settings for the backward pass (DESIGN.md, platform facts:
 // 9.7k -> 15.1k tokens/s on a ~1M-parameter model): large blocks stay on the
-// heap instead of being mmap'ed and unmapped every step. One arena for all
-// threads, so that the micro-batch lanes (worker/micro_batch_lanes.h), new
-// threads every step, reuse the warm heap: with per-thread arenas a 2-lane
-// ~1M-parameter run took 5.1x the page faults and ran at 13.5k instead of
-// 23.6k tokens/s. Call once at start, before other threads.
+// heap instead of being mmap'ed and unmapped every step. Threads keep glibc's
+// per-thread arenas: one shared arena made two threads calling oneDNN at once
+// wait on its lock (bf16 at ~1M, 2 threads: ~42.6k against ~46k tokens/s),
+// and the micro-batch lanes, which once needed it, now live for the trial
+// (worker/micro_batch_lanes.h). Call once at start, before other threads.
 void TuneMallocForTraining();
 
 }  // namespace scalelaw::worker

@@ -192,9 +192,12 @@ TEST_F(TrainerTest, Bf16AutocastTrainsLikeFp32) {
 // and with 4 micro-batches (two waves of two). What the main thread reduces
 // on both threads (the noise scale's norms, evaluation) may round differently.
 TEST_F(TrainerTest, MicroBatchLanesFollowTheOneThreadRun) {
-  for (uint32_t micro_batches : {2u, 4u}) {
+  for (const auto& [micro_batches, precision] :
+       std::vector<std::pair<uint32_t, std::string>>{{2, "fp32"}, {4, "fp32"}, {2, "bf16"}}) {
     v1::TrialSpec spec = TinySpec(40 * 16 * 32);
+    spec.mutable_shape()->set_n_head(2);
     spec.mutable_training()->set_micro_batches(micro_batches);
+    spec.mutable_training()->set_precision(precision);
     TrainerHooks one, two;
     one.threads = 1;
     two.threads = 2;
@@ -202,12 +205,12 @@ TEST_F(TrainerTest, MicroBatchLanesFollowTheOneThreadRun) {
     auto side_by_side = TrainTrial(spec, *corpus_, two);
     ASSERT_TRUE(sequential.ok()) << sequential.status();
     ASSERT_TRUE(side_by_side.ok()) << side_by_side.status();
-    EXPECT_EQ(side_by_side->final_train_loss(), sequential->final_train_loss()) << micro_batches;
-    EXPECT_NEAR(side_by_side->final_val_loss(), sequential->final_val_loss(), 1e-6)
-        << micro_batches;
+    const std::string at = precision + ", " + std::to_string(micro_batches) + " micro-batches";
+    EXPECT_EQ(side_by_side->final_train_loss(), sequential->final_train_loss()) << at;
+    EXPECT_NEAR(side_by_side->final_val_loss(), sequential->final_val_loss(), 1e-6) << at;
     EXPECT_NEAR(side_by_side->noise_scale(), sequential->noise_scale(),
                 1e-9 * std::abs(sequential->noise_scale()))
-        << micro_batches;
+        << at;
   }
 }
 
