@@ -57,7 +57,10 @@ MicroBatchLanePool::~MicroBatchLanePool() {
 }
 
 void MicroBatchLanePool::Lane(uint32_t lane) {
-  at::set_num_threads(1);
+  try {
+    at::set_num_threads(1);
+  } catch (...) {  // the lane still computes the same, only on more threads
+  }
   uint64_t seen = 0;
   for (;;) {
     const std::function<void(uint32_t)>* fn = nullptr;
@@ -85,10 +88,13 @@ void MicroBatchLanePool::Lane(uint32_t lane) {
 }
 
 void MicroBatchLanePool::ForEach(uint32_t count, const std::function<void(uint32_t)>& fn) {
-  if (lanes_ <= 1 || count <= 1) {
+  // A wave of one still goes to a lane: on the caller it would run on all
+  // intra-op threads and round differently from a one-thread run.
+  if (lanes_ <= 1) {
     for (uint32_t i = 0; i < count; ++i) fn(i);
     return;
   }
+  if (count == 0) return;
   std::vector<std::exception_ptr> errors;
   {
     std::unique_lock<std::mutex> lock(state_->mutex);
@@ -99,8 +105,8 @@ void MicroBatchLanePool::ForEach(uint32_t count, const std::function<void(uint32
     state_->work.notify_all();
     state_->done.wait(lock, [&] { return state_->pending == 0; });
     state_->fn = nullptr;
-    errors.swap(state_->errors);
-    state_->errors.resize(lanes_);
+    errors = state_->errors;
+    std::fill(state_->errors.begin(), state_->errors.end(), nullptr);
   }
   for (const std::exception_ptr& error : errors) {
     if (error) std::rethrow_exception(error);

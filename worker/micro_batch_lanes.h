@@ -49,10 +49,11 @@ class MicroBatchLanePool {
   MicroBatchLanePool& operator=(const MicroBatchLanePool&) = delete;
 
   // Calls fn(i) for every i in [0, count) on the lanes (lane l takes i = l,
-  // l + lanes, ...) and returns when all are done. With one lane it calls fn
-  // in order on the calling thread. fn must only write state of its own i. If
+  // l + lanes, ...) and returns when all are done, a wave of one included.
+  // With one lane it calls fn in order on the calling thread. fn must only write state of its own i. If
   // a lane throws, the error of the lowest-numbered failing lane is rethrown
-  // after every lane has finished its share.
+  // after every lane has finished its share. One caller at a time, and not
+  // from inside fn.
   void ForEach(uint32_t count, const std::function<void(uint32_t)>& fn);
 
  private:

@@ -188,15 +188,18 @@ TEST_F(TrainerTest, Bf16AutocastTrainsLikeFp32) {
 }
 
 // Two threads run the micro-batches side by side (worker/micro_batch_lanes.h),
-// one thread each: the parameters follow the one-thread run exactly, with 2
-// and with 4 micro-batches (two waves of two). What the main thread reduces
-// on both threads (the noise scale's norms, evaluation) may round differently.
+// one thread each: the parameters follow the one-thread run exactly, in fp32
+// with 2, 3 (a last wave of one, on a lane too) and 4 micro-batches, and in
+// bf16. What the main thread reduces on both threads (the noise scale's norms,
+// evaluation) may round differently.
 TEST_F(TrainerTest, MicroBatchLanesFollowTheOneThreadRun) {
   for (const auto& [micro_batches, precision] :
-       std::vector<std::pair<uint32_t, std::string>>{{2, "fp32"}, {4, "fp32"}, {2, "bf16"}}) {
+       std::vector<std::pair<uint32_t, std::string>>{
+           {2, "fp32"}, {3, "fp32"}, {4, "fp32"}, {2, "bf16"}}) {
     v1::TrialSpec spec = TinySpec(40 * 16 * 32);
     spec.mutable_shape()->set_n_head(2);
     spec.mutable_training()->set_micro_batches(micro_batches);
+    spec.mutable_training()->set_batch_size(micro_batches == 3 ? 24 : 16);
     spec.mutable_training()->set_precision(precision);
     TrainerHooks one, two;
     one.threads = 1;
