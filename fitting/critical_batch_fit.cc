@@ -96,12 +96,7 @@ absl::StatusOr<CriticalBatchFitResult> FitCriticalBatch(const std::vector<NoiseS
   }
   CriticalBatchFitResult result;
   result.params = {.B_star = std::exp(fit.theta[0]), .alpha_B = 1.0 / fit.theta[1]};
-  result.objective = fit.objective;
-  result.termination = fit.termination;
-  result.converged = fit.converged;
-  result.iterations = fit.iterations;
-  result.n_points = static_cast<int>(n);
-  result.excluded_ids = options.exclude_ids;
+  RecordSolve(fit, n, options, result);
   result.huber_delta = options.huber_delta;
   result.n_starts = static_cast<int>(starts.size());
   result.residual_ids = ids;

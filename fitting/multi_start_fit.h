@@ -92,18 +92,22 @@ MultiStartFit<kNumParameters> FitFromStarts(
 
 // Copies the best solve's summary and the fit's bookkeeping (points used,
 // points excluded, how N was counted) into a law's result, whose fields carry
-// these names in every law that fits with FitFromStarts.
+// these names in every law that fits with FitFromStarts. The termination
+// message and the parameter count only where the result has them (the
+// critical batch fit counts no parameters).
 template <size_t kNumParameters, typename Result, typename Options>
 void RecordSolve(const MultiStartFit<kNumParameters>& fit, size_t n_points, const Options& options,
                  Result& result) {
   result.objective = fit.objective;
   result.termination = fit.termination;
-  result.termination_message = fit.termination_message;
+  if constexpr (requires { result.termination_message; }) {
+    result.termination_message = fit.termination_message;
+  }
   result.converged = fit.converged;
   result.iterations = fit.iterations;
   result.n_points = static_cast<int>(n_points);
   result.excluded_ids = options.exclude_ids;
-  result.param_count = options.param_count;
+  if constexpr (requires { result.param_count; }) result.param_count = options.param_count;
 }
 
 // r_i(θ) of each functor, in order: a fit's residuals at its optimum.

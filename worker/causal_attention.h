@@ -10,8 +10,9 @@
 //     work is skipped at T = 128 and nearly half at long contexts;
 //   - does the softmax and its backward one row at a time while the row is
 //     in cache.
-// fp32 only: under bf16 autocast the composite form's oneDNN bf16 batched
-// matmuls beat this kernel's fp32 ones (bench/README.md).
+// fp32 only: under bf16 autocast the worker takes worker/causal_attention_bf16.h,
+// whose products are oneDNN's bf16 matmuls (this kernel's fp32 ones lost even
+// to the composite form there: bench/README.md).
 // The outputs and gradients equal the explicit form's within fp32 rounding
 // (causal_attention_test.cc, gpt_test.cc).
 //

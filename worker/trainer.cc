@@ -480,8 +480,8 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
     // Each micro-batch gradient is taken separately (autograd::grad) so its
     // squared norm feeds the noise-scale estimate; their mean is the step's.
     // On the CPU (fp32 and bf16) the micro-batches run side by side in waves
-    // of one per lane (worker/micro_batch_lanes.h); each wave is summed in order, so
-    // at most `lanes` micro-batch gradients are held beside the sum.
+    // of one per lane (worker/micro_batch_lanes.h); each wave is summed in
+    // order, so at most `lanes` micro-batch gradients are held beside the sum.
     corpus.SampleTrainWindows(rng, batch, n_ctx + 1, host);
     const torch::Tensor windows = WindowsToTensor(host, batch, n_ctx + 1, device);
     std::vector<torch::Tensor> grads;
