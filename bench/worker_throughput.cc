@@ -19,7 +19,13 @@
 //                     [--steps N] [--warmup-steps 3] [--repeats 3] [--quick]
 //                     [--batch 32] [--micro-batches 2] [--ctx 128]
 //                     [--python /usr/bin/python3] [--peer PATH] [--skip-peer]
-//                     [--peer-attention baddbmm|explicit]
+//                     [--peer-attention auto|sdpa|baddbmm|explicit]
+//                     [--device cpu|cuda] [--peak-tflops P]
+//
+// On a GPU (--device cuda, a worker built against that machine's libtorch
+// 2.x; scripts/gpu_bench.sh) both sides train on the GPU; the matmul peak is
+// then cuBLAS's, and --peak-tflops (the datasheet's dense figure at that
+// precision, e.g. 989 for an H100 SXM in bf16) adds MFU as PaLM defines it.
 //
 // Sizing probe (--sizing): whole trials with evaluation, to size sweeps
 // (tokens/s, tokens per CPU-second, final validation loss, noise scale):
@@ -42,10 +48,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "data/token_dataset.h"
 #include "sweeps/accounting.h"
 #include "sweeps/model_shape.h"
 #include "sweeps/spec_defaults.h"
-#include "data/token_dataset.h"
 #include "worker/matmul_peak.h"
 #include "worker/trainer.h"
 
@@ -111,7 +117,8 @@ struct Setting {
   uint32_t warmup_steps = 3;
   uint32_t steps = 20;
   std::string corpus;
-  std::string peer_attention = "baddbmm";  // the peer's --attention
+  std::string peer_attention = "auto";  // the peer's --attention
+  std::string device = "cpu";
 };
 
 // The worker side: a real trial of warmup + timed steps whose only
@@ -133,6 +140,7 @@ absl::StatusOr<Throughput> RunWorker(const Setting& setting, const data::TokenDa
   training->set_micro_batches(setting.micro_batches);
   training->set_threads(setting.threads);
   training->set_precision(setting.precision);
+  training->set_device(setting.device);
   training->set_eval_points(1);
   training->set_eval_batches(1);
   training->set_log_every_steps(1);
@@ -170,7 +178,8 @@ absl::StatusOr<Throughput> RunPeer(const Setting& setting, const std::string& py
       s.n_head(), " --n-ctx ", s.n_ctx(), " --vocab-size ", s.vocab_size(), " --batch ",
       setting.batch, " --micro-batches ", setting.micro_batches, " --threads ", setting.threads,
       " --precision ", setting.precision, " --warmup-steps ", setting.warmup_steps, " --steps ",
-      setting.steps, " --attention ", setting.peer_attention, " --corpus '", setting.corpus, "'");
+      setting.steps, " --attention ", setting.peer_attention, " --device ", setting.device,
+      " --corpus '", setting.corpus, "'");
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return absl::InternalError("cannot start: " + command);
   std::string out;
@@ -212,7 +221,9 @@ struct CompareOptions {
   std::string corpus = sweeps::kDefaultCorpus;
   std::string python = "/usr/bin/python3";
   std::string peer = DefaultPeer();
-  std::string peer_attention = "baddbmm";
+  std::string peer_attention = "auto";
+  std::string device = "cpu";
+  double peak_tflops = 0.0;  // datasheet peak for MFU; 0: not given
   bool skip_peer = false;
 };
 
@@ -262,17 +273,18 @@ int Compare(const CompareOptions& options) {
                      options.warmup_steps,
                      options.steps > 0 ? options.steps : StepsFor(params),
                      options.corpus,
-                     options.peer_attention};
+                     options.peer_attention,
+                     options.device};
       row.params = params;
       row.flops_per_token = sweeps::FlopsPerToken(shape, params);
       rows.push_back(std::move(row));
     }
   }
   std::printf(
-      "threads %u, batch %u (%u micro-batches), n_ctx %u, %u warmup steps, %u repeats, peer "
-      "attention %s\n",
-      options.threads, options.batch, options.micro_batches, options.n_ctx, options.warmup_steps,
-      options.repeats, options.peer_attention.c_str());
+      "device %s, threads %u, batch %u (%u micro-batches), n_ctx %u, %u warmup steps, %u "
+      "repeats, peer attention %s\n",
+      options.device.c_str(), options.threads, options.batch, options.micro_batches, options.n_ctx,
+      options.warmup_steps, options.repeats, options.peer_attention.c_str());
 
   // Each repeat: the matmul peak per precision, then every pair, the side
   // that goes first alternating between repeats. Fractions of the peak pair
@@ -281,8 +293,8 @@ int Compare(const CompareOptions& options) {
     worker::MatmulPeak peak_fp32, peak_bf16;
     for (const std::string& precision : options.precisions) {
       const bool bf16 = precision == "bf16";
-      absl::StatusOr<worker::MatmulPeak> peak =
-          worker::MeasureMatmulPeak(static_cast<int>(options.threads), bf16, options.peak_seconds);
+      absl::StatusOr<worker::MatmulPeak> peak = worker::MeasureMatmulPeak(
+          static_cast<int>(options.threads), bf16, options.peak_seconds, options.device == "cuda");
       if (!peak.ok()) {
         std::fprintf(stderr, "%s\n", peak.status().ToString().c_str());
         return 1;
@@ -369,6 +381,17 @@ int Compare(const CompareOptions& options) {
       "while each side held them; ratio: C++ / Python; GF/s: tok/s x (6N + 6 n_layer n_ctx "
       "d_model); pk: achieved FLOP/s / the matmul peak at that precision (wall clock); pc: the "
       "same per CPU-second\n");
+  if (options.peak_tflops > 0) {
+    // MFU: model FLOPs (6N + attention) per second over the datasheet peak.
+    std::printf("\nMFU against %.0f TFLOP/s (--peak-tflops):\n", options.peak_tflops);
+    for (const Row& row : rows) {
+      const double peak = options.peak_tflops * 1e12;
+      std::printf("%-12s %-4s  C++ %s  Python %s\n", ShapeName(row.setting.shape).c_str(),
+                  row.setting.precision.c_str(),
+                  Cell("%.1f%%", 100 * Median(row.worker_tps) * row.flops_per_token / peak).c_str(),
+                  Cell("%.1f%%", 100 * Median(row.peer_tps) * row.flops_per_token / peak).c_str());
+    }
+  }
   return 0;
 }
 
@@ -465,8 +488,14 @@ int main(int argc, char** argv) {
   app.add_option("--python", compare.python, "interpreter with Debian's python3-torch");
   app.add_option("--peer", compare.peer, "path of bench/peers/train_loop.py");
   app.add_option("--peer-attention", compare.peer_attention,
-                 "the peer's attention: baddbmm (worker/gpt.cc's form) or explicit (nanoGPT's)")
-      ->check(CLI::IsMember({"baddbmm", "explicit"}));
+                 "the peer's attention: auto (worker/gpt.cc's form for the peer's torch: sdpa "
+                 "from 2.0, else baddbmm), sdpa, baddbmm or explicit (nanoGPT's)")
+      ->check(CLI::IsMember({"auto", "sdpa", "baddbmm", "explicit"}));
+  app.add_option("--device", compare.device, "where both sides train: cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--peak-tflops", compare.peak_tflops,
+                 "datasheet dense peak (TFLOP/s) at the precision measured, for MFU")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--skip-peer", compare.skip_peer, "measure the C++ worker only");
   app.add_option("--tokens", sizing.tokens, "sizing: training tokens per trial");
   app.add_option("--lr", sizing.lrs, "sizing: peak learning rates")->delimiter(',');

@@ -5,28 +5,41 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace scalelaw::worker {
 
-absl::StatusOr<MatmulPeak> MeasureMatmulPeak(int threads, bool bf16, double seconds) {
+absl::StatusOr<MatmulPeak> MeasureMatmulPeak(int threads, bool bf16, double seconds, bool cuda) {
   if (threads < 1) {
     return absl::InvalidArgumentError(absl::StrCat("threads: must be >= 1, got ", threads));
   }
   if (!(seconds > 0)) {
     return absl::InvalidArgumentError(absl::StrCat("seconds: must be > 0, got ", seconds));
   }
+  if (cuda && !torch::cuda::is_available()) {
+    return absl::FailedPreconditionError("cuda: libtorch sees no CUDA device");
+  }
   using Clock = std::chrono::steady_clock;
   try {
     torch::NoGradGuard no_grad;
     torch::set_num_threads(threads);
-    const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat;
+    const auto options = torch::TensorOptions()
+                             .dtype(bf16 ? torch::kBFloat16 : torch::kFloat)
+                             .device(cuda ? torch::kCUDA : torch::kCPU);
+    // The GPU is asynchronous: each timing waits for the queued products.
+    auto finish = [cuda] {
+      if (cuda) torch::cuda::synchronize();
+    };
     MatmulPeak best;
-    for (const int64_t n : {1024, 2048}) {
-      const torch::Tensor a = torch::randn({n, n}).to(dtype);
-      const torch::Tensor b = torch::randn({n, n}).to(dtype);
-      torch::Tensor c = torch::mm(a, b);  // warmup: packing buffers, thread pool
+    const std::vector<int64_t> sizes =
+        cuda ? std::vector<int64_t>{4096, 8192} : std::vector<int64_t>{1024, 2048};
+    for (const int64_t n : sizes) {
+      const torch::Tensor a = torch::randn({n, n}).to(options);
+      const torch::Tensor b = torch::randn({n, n}).to(options);
+      torch::Tensor c = torch::mm(a, b);  // warmup: packing buffers, thread pool, cuBLAS handle
+      finish();
       const auto start = Clock::now();
       const std::clock_t cpu_start = std::clock();  // CPU time of the whole process
       const auto until = start + std::chrono::duration<double>(seconds / 2);
@@ -34,7 +47,9 @@ absl::StatusOr<MatmulPeak> MeasureMatmulPeak(int threads, bool bf16, double seco
       do {
         torch::mm_out(c, a, b);
         ++products;
+        if (products % 8 == 0) finish();  // bounds the queue, so the clock sees the work
       } while (Clock::now() < until);
+      finish();
       const double wall = std::chrono::duration<double>(Clock::now() - start).count();
       const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
       const double flops = 2.0 * static_cast<double>(n * n * n * products);

@@ -17,12 +17,15 @@ struct MatmulPeak {
   double flops_per_cpu_second = 0.0;
 };
 
-// FLOP rates of torch::mm on square CPU matrices (2 n^3 FLOPs per product) in
-// float32, or bfloat16 when `bf16`, at `threads` intra-op threads: the best
-// rate over n in {1024, 2048}, each size timed for about `seconds` / 2 after
-// a warmup product. Sets torch's process-wide intra-op thread count to
+// FLOP rates of torch::mm on square matrices (2 n^3 FLOPs per product) in
+// float32, or bfloat16 when `bf16`: the best rate over n in {1024, 2048} on
+// the CPU at `threads` intra-op threads, or over n in {4096, 8192} on the
+// first CUDA device when `cuda`, each size timed for about `seconds` / 2
+// after a warmup product. Sets torch's process-wide intra-op thread count to
 // `threads` and leaves it there. Errors: InvalidArgument for threads < 1 or
-// seconds <= 0, Internal for a libtorch error.
-absl::StatusOr<MatmulPeak> MeasureMatmulPeak(int threads, bool bf16, double seconds = 1.0);
+// seconds <= 0, FailedPrecondition for `cuda` without a CUDA device, Internal
+// for a libtorch error.
+absl::StatusOr<MatmulPeak> MeasureMatmulPeak(int threads, bool bf16, double seconds = 1.0,
+                                             bool cuda = false);
 
 }  // namespace scalelaw::worker

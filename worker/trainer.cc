@@ -20,6 +20,7 @@
 #include "spdlog/spdlog.h"
 #include "sweeps/accounting.h"
 #include "worker/checkpoint.h"
+#include "worker/foreach_adamw.h"
 #include "worker/gpt.h"
 #include "worker/lr_schedule.h"
 #include "worker/micro_batch_lanes.h"
@@ -285,7 +286,7 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decayed, adamw(opt.weight_decay()));
   groups.emplace_back(not_decayed, adamw(0.0));
-  torch::optim::AdamW optimizer(std::move(groups));
+  ForeachAdamW optimizer(std::move(groups));
 
   // Batches, steps and schedule.
   const uint32_t n_ctx = shape.n_ctx();
@@ -518,7 +519,7 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
     }
 
     // --- clip, step, zero -------------------------------------------------
-    if (opt.grad_clip() > 0) torch::nn::utils::clip_grad_norm_(params, opt.grad_clip());
+    if (opt.grad_clip() > 0) ForeachClipGradNorm(params, opt.grad_clip());
     optimizer.step();
     for (auto& p : params) p.mutable_grad() = torch::Tensor();  // set_to_none
     const uint64_t steps_done = step + 1;

@@ -9,7 +9,10 @@ the same step as worker/trainer.cc (AdamW with decayed and non-decayed groups,
 micro-batches whose gradients are taken separately so that their squared
 norms feed the gradient-noise-scale estimate, grad-norm clipping, warmup +
 cosine lr set every step, grads set to None). Written the way one would write
-it in Python, on Debian's python3-torch 1.13 (CPU).
+it in Python, on Debian's python3-torch 1.13 (CPU) or, with --device cuda, on a
+GPU machine's PyTorch 2.x (bf16 autocast on CUDA, scaled_dot_product_attention
+as the worker uses it under libtorch 2.x, AdamW and clipping with PyTorch's
+defaults for CUDA tensors).
 
 It trains `--warmup-steps` untimed steps, then times `--steps` steps, and
 prints one JSON line:
@@ -40,7 +43,6 @@ class CausalSelfAttention(nn.Module):
         self.attention = attention
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
-        # torch 1.13 has no F.scaled_dot_product_attention: the explicit form.
         mask = torch.ones(n_ctx, n_ctx, dtype=torch.bool).tril()
         self.register_buffer("causal_mask", mask.view(1, 1, n_ctx, n_ctx))
 
@@ -50,9 +52,12 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, H, hs).transpose(1, 2) for t in (q, k, v))  # (B, H, T, hs)
         mask = self.causal_mask[:, :, :T, :T]
-        if self.attention == "baddbmm":
+        if self.attention == "sdpa":
+            # worker/gpt.cc's form under libtorch 2.x (flash attention on CUDA).
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif self.attention == "baddbmm":
             # worker/gpt.cc's form: scale and additive -inf mask inside one baddbmm.
-            bias = torch.zeros(T, T, dtype=q.dtype).masked_fill_(~mask[0, 0], float("-inf"))
+            bias = torch.zeros(T, T, dtype=q.dtype, device=q.device).masked_fill_(~mask[0, 0], float("-inf"))
             q, k, v = (t.reshape(B * H, T, hs) for t in (q, k, v))
             att = torch.baddbmm(bias, q, k.transpose(1, 2), alpha=1.0 / math.sqrt(hs))
             y = (F.softmax(att, dim=-1) @ v).view(B, H, T, hs)
@@ -146,8 +151,11 @@ def main():
     p.add_argument("--micro-batches", type=int, default=2)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
-    p.add_argument("--attention", choices=("baddbmm", "explicit"), default="baddbmm",
-                   help="baddbmm: worker/gpt.cc's form; explicit: nanoGPT's (the worker's before)")
+    p.add_argument("--attention", choices=("auto", "sdpa", "baddbmm", "explicit"),
+                   default="auto",
+                   help="auto: worker/gpt.cc's form for this torch (sdpa from 2.0, else baddbmm); "
+                        "explicit: nanoGPT's (the worker's before)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first")
     p.add_argument("--steps", type=int, default=30, help="timed steps")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -160,11 +168,19 @@ def main():
     p.add_argument("--corpus", default="", help="text directory; random bytes when empty")
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
+    has_sdpa = hasattr(F, "scaled_dot_product_attention")
+    if args.attention == "auto":
+        args.attention = "sdpa" if has_sdpa else "baddbmm"
+    if args.attention == "sdpa" and not has_sdpa:
+        p.error(f"--attention sdpa: torch {torch.__version__} has no scaled_dot_product_attention")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: torch sees no CUDA device")
+    device = torch.device(args.device)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model = GPT(args.vocab_size, args.d_model, args.n_layer, args.n_head, args.n_ctx,
-                args.attention)
+                args.attention).to(device)
     model.train()
     params = list(model.parameters())
     optimizer = torch.optim.AdamW(
@@ -183,14 +199,18 @@ def main():
         data = torch.randint(0, args.vocab_size, (1 << 22,), dtype=torch.uint8)
     window = args.n_ctx + 1
 
-    def get_batch():
+    def get_batch():  # sampled on the host and copied over, as the worker does
         ix = torch.randint(len(data) - window + 1, (args.batch,))
-        return torch.stack([data[i : i + window] for i in ix]).long()
+        return torch.stack([data[i : i + window] for i in ix]).long().to(device)
 
     def autocast():
         if args.precision == "bf16":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
+            return torch.autocast(args.device, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def synchronize():
+        if args.device == "cuda":
+            torch.cuda.synchronize()
 
     accumulation = args.micro_batches
     micro = args.batch // accumulation
@@ -199,6 +219,7 @@ def main():
     smoothed_loss = None  # EMA over ~10 steps, as the trainer's divergence check reads it
     for step in range(total_steps):
         if step == args.warmup_steps:
+            synchronize()
             start, cpu_start = time.perf_counter(), time.process_time()
         lr = get_lr(step, args.lr, args.min_lr_ratio, warmup_lr_steps, total_steps)
         for group in optimizer.param_groups:
@@ -234,6 +255,7 @@ def main():
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         smoothed_loss = loss if smoothed_loss is None else 0.9 * smoothed_loss + 0.1 * loss
+    synchronize()
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     tokens = args.steps * args.batch * args.n_ctx
@@ -247,6 +269,7 @@ def main():
         "params": sum(p.numel() for p in params),
         "precision": args.precision,
         "attention": args.attention,
+        "device": args.device,
         "threads": torch.get_num_threads(),
         "final_loss": smoothed_loss,  # smoothed, as the worker's TrialResult.final_train_loss
         "noise_estimate": list(noise) if accumulation > 1 else None,
