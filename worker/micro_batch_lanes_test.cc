@@ -1,11 +1,17 @@
 #include "worker/micro_batch_lanes.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "worker/trainer.h"
 
 namespace scalelaw::worker {
 namespace {
@@ -86,6 +92,42 @@ TEST(MicroBatchLanesTest, APoolKeepsItsThreadsFromWaveToWave) {
   EXPECT_EQ(first, second);
   EXPECT_NE(first[0], first[1]);
   EXPECT_NE(first[0], std::this_thread::get_id());
+}
+
+long ThreadMinorFaults() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
+}
+
+// A lane whose step needs more than its arena's first heap must not fault
+// that memory in afresh every step (see PinArenaHeaps): glibc would unmap
+// the wholly freed heaps after each wave.
+TEST(MicroBatchLanesTest, ALanesMemoryStaysMappedFromWaveToWave) {
+  TuneMallocForTraining();  // the worker's mmap threshold: 1 MiB blocks come from the arena
+  constexpr size_t kBlockBytes = size_t{1} << 20;
+  constexpr int kBlocks = 160;  // 160 MiB a lane: three 64 MiB heaps
+  MicroBatchLanePool pool(2);
+  std::vector<long> faults;
+  for (int wave = 0; wave < 4; ++wave) {
+    std::atomic<long> wave_faults{0};
+    pool.ForEach(2, [&](uint32_t) {
+      const long before = ThreadMinorFaults();
+      std::vector<void*> blocks;
+      for (int i = 0; i < kBlocks; ++i) {
+        blocks.push_back(std::malloc(kBlockBytes));
+        std::memset(blocks.back(), 1, kBlockBytes);  // touch every page
+      }
+      for (void* block : blocks) std::free(block);
+      wave_faults += ThreadMinorFaults() - before;
+    });
+    faults.push_back(wave_faults.load());
+  }
+  // The first wave maps ~2 x 40k pages; later waves reuse them.
+  EXPECT_GT(faults[0], 2 * kBlocks * 200);
+  for (int wave = 1; wave < 4; ++wave) {
+    EXPECT_LT(faults[wave], faults[0] / 10) << "wave " << wave;
+  }
 }
 
 }  // namespace

@@ -80,9 +80,9 @@ std::string AvailableDevice();
 // 9.7k -> 15.1k tokens/s on a ~1M-parameter model): large blocks stay on the
 // heap instead of being mmap'ed and unmapped every step. Threads keep glibc's
 // per-thread arenas: one shared arena made two threads calling oneDNN at once
-// wait on its lock (bf16 at ~1M, 2 threads: ~42.6k against ~46k tokens/s),
-// and the micro-batch lanes, which once needed it, now live for the trial
-// (worker/micro_batch_lanes.h). Call once at start, before other threads.
+// wait on its lock (bf16 at ~1M, 2 threads: 52-54k against 53-58k tokens/s);
+// the micro-batch lanes pin their arenas' heaps instead
+// (worker/micro_batch_lanes.cc). // Call once at start, before other threads.
 void TuneMallocForTraining();
 
 }  // namespace scalelaw::worker
