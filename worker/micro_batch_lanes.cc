@@ -3,9 +3,9 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
-#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -25,14 +25,14 @@ namespace {
 // free, whatever the trim threshold. A lane whose step crossed a heap
 // boundary then faulted the heap's pages in afresh every step, in some runs
 // and not others (bf16, ~1M, 2 lanes: 29-32k instead of 46-57k tokens/s, ~4x
-// the page faults). So each lane first grows its arena by kHeaps heaps and
-// keeps a small block at the start of each, which no later free can make
+// the page faults). So each lane first grows its arena by about a dozen heaps
+// and keeps a small block at the start of each, which no later free can make
 // wholly free. Only address space is reserved: the pages untouched stay
 // unbacked. Returns the pins, to be freed when the lane ends.
 std::vector<void*> PinArenaHeaps() {
   constexpr uintptr_t kHeapBytes = uintptr_t{64} << 20;  // glibc's HEAP_MAX_SIZE, 64-bit
-  constexpr size_t kBlockBytes = size_t{30} << 20;  // under the worker's 32 MiB mmap threshold
-  constexpr int kBlocks = 24;                       // ~12 heaps: ~720 MiB of address space
+  constexpr size_t kBlockBytes = size_t{30} << 20;       // under the worker's 32 MiB mmap threshold
+  constexpr int kBlocks = 24;                            // ~12 heaps: ~720 MiB of address space
   std::vector<void*> blocks, pins;
   for (int i = 0; i < kBlocks; ++i) {
     if (void* block = std::malloc(kBlockBytes)) blocks.push_back(block);

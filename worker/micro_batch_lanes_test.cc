@@ -81,9 +81,10 @@ TEST(MicroBatchLanesTest, APoolKeepsItsThreadsFromWaveToWave) {
     const std::lock_guard<std::mutex> lock(mutex);
     first[i] = std::this_thread::get_id();
   });
-  EXPECT_THROW(pool.ForEach(2, [](uint32_t i) {
-    if (i == 0) throw std::runtime_error("wave failed");
-  }),
+  EXPECT_THROW(pool.ForEach(2,
+                            [](uint32_t i) {
+                              if (i == 0) throw std::runtime_error("wave failed");
+                            }),
                std::runtime_error);
   pool.ForEach(2, [&](uint32_t i) {
     const std::lock_guard<std::mutex> lock(mutex);
