@@ -37,6 +37,8 @@ struct SweepGroupFlags {
 void AddSweepPlanCommand(CLI::App& sweep, int* exit_code);  // sweep_plan_command.cc
 void AddSweepExportCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group,
                            int* exit_code);  // sweep_export_command.cc
+void AddSweepForecastCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group,
+                             int* exit_code);  // sweep_forecast_command.cc
 void AddSweepCriticalBatchCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group,
                                   int* exit_code);  // sweep_critical_batch_command.cc
 void AddWorkerCommand(CLI::App& app, int* exit_code);       // worker_command.cc

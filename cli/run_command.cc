@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "cli/coordinator_client.h"
+#include "cli/forecast_display.h"
 #include "cli/sweep_display.h"
 #include "cli/worker_binary.h"
 #include "common/status_macros.h"
@@ -43,6 +44,10 @@ struct RunArgs {
 constexpr int kRuntimeError = 1;
 constexpr int kBadInput = 2;
 constexpr int kFitFailed = 3;
+
+// The final fit's bootstrap: enough resamples for 90% intervals in seconds.
+constexpr uint32_t kFitResamples = 200;
+constexpr double kFitLevel = 0.9;
 
 int Report(const absl::Status& status, int code) {
   std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
@@ -167,6 +172,16 @@ void PrintFit(const v1::FitResult& fit) {
   std::printf("  E = %.4f  A = %.4g  B = %.4g  alpha = %.4f  beta = %.4f\n", fit.params().at("E"),
               fit.params().at("A"), fit.params().at("B"), fit.params().at("alpha"),
               fit.params().at("beta"));
+  if (fit.intervals_size() > 0) {
+    const auto interval = [&](const char* name) {
+      const v1::FitInterval& i = fit.intervals().at(name);
+      return absl::StrFormat("%s [%.4g, %.4g]", name, i.lo(), i.hi());
+    };
+    std::printf("  %.0f%% bootstrap intervals (%u resamples by point): %s  %s  %s  %s  %s\n",
+                100 * kFitLevel, fit.bootstrap_resamples(), interval("E").c_str(),
+                interval("A").c_str(), interval("B").c_str(), interval("alpha").c_str(),
+                interval("beta").c_str());
+  }
   std::printf("  objective (sum of Huber terms) = %.6g, optimiser: %s\n", fit.objective(),
               fit.termination().c_str());
   for (const std::string& excluded : fit.excluded())
@@ -227,6 +242,8 @@ int Run(const RunArgs& args) {
   v1::GetFitRequest fit_request;
   fit_request.set_sweep_id(*sweep_id);
   fit_request.set_law("chinchilla");
+  fit_request.set_bootstrap(kFitResamples);
+  fit_request.set_level(kFitLevel);
   for (double budget : args.budgets.empty() ? DefaultBudgets(trials) : args.budgets) {
     fit_request.add_compute_budgets(budget);
   }
@@ -238,6 +255,16 @@ int Run(const RunArgs& args) {
   const std::string fit_path = (std::filesystem::path(args.out_dir) / "fit.json").string();
   std::ofstream(fit_path) << FitResultJson(fit) << "\n";
   PrintFit(fit);
+  if (spec->has_forecast()) {
+    v1::GetForecastsRequest forecasts_request;
+    forecasts_request.set_sweep_id(*sweep_id);
+    v1::GetForecastsResponse forecasts;
+    if (absl::Status s = client.Call(&Stub::GetForecasts, forecasts_request, &forecasts); !s.ok()) {
+      return Report(s, kRuntimeError);
+    }
+    std::printf("\nPre-registered forecasts (fitted on the ladder before any target ran):\n%s",
+                FormatForecasts({forecasts.forecasts().begin(), forecasts.forecasts().end()}).c_str());
+  }
   std::printf("\nstore: %s\nfit:   %s\n", options.db_path.c_str(), fit_path.c_str());
   return 0;
 }

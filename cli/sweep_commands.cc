@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/coordinator_client.h"
+#include "cli/forecast_display.h"
 #include "cli/sweep_display.h"
 #include "sweeps/spec_parser.h"
 
@@ -88,6 +89,20 @@ void AddStatus(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, in
         return;
       }
       std::printf("%s\n%s", FormatSweepStatus(sweep).c_str(), FormatTrialTable(trials).c_str());
+      if (sweep.spec().has_forecast()) {
+        v1::GetForecastsRequest forecasts_request;
+        forecasts_request.set_sweep_id(args->sweep_id);
+        v1::GetForecastsResponse forecasts;
+        if (absl::Status s = client.Call(&Stub::GetForecasts, forecasts_request, &forecasts);
+            !s.ok()) {
+          *exit_code = Fail(s);
+          return;
+        }
+        const std::string table = FormatForecasts(
+            {forecasts.forecasts().begin(), forecasts.forecasts().end()});
+        std::printf("\nforecasts%s\n%s", table.empty() ? ": not yet (the ladder is running)" : "",
+                    table.c_str());
+      }
       std::fflush(stdout);
       if (!args->watch || sweep.state() != v1::SWEEP_STATE_RUNNING) return;
       std::this_thread::sleep_for(std::chrono::duration<double>(args->interval));
@@ -182,6 +197,7 @@ void AddSweepCommands(CLI::App& app, int* exit_code) {
   AddSweepPlanCommand(*sweep, exit_code);
   AddSweepExportCommand(*sweep, group, exit_code);
   AddSweepCriticalBatchCommand(*sweep, group, exit_code);
+  AddSweepForecastCommand(*sweep, group, exit_code);
   AddSubmit(*sweep, group, exit_code);
   AddStatus(*sweep, group, exit_code);
   AddList(*sweep, group, exit_code);

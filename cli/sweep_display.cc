@@ -75,8 +75,12 @@ std::string FormatDuration(double seconds) {
   return absl::StrCat(s / 86400, " d ", (s % 86400) / 3600, " h");
 }
 
-// WSD rows say what they are: a stable run's loss is not a fit point.
+// WSD rows and forecast targets say what they are: a stable run's loss is
+// not a fit point, a target's is not fitted before its forecast.
 static std::string WsdNote(const v1::TrialSpec& spec) {
+  if (!spec.forecast_target().empty()) {
+    return absl::StrCat("  forecast target '", spec.forecast_target(), "' (runs after its forecast)");
+  }
   switch (spec.wsd().role()) {
     case v1::TRIAL_ROLE_WSD_STABLE:
       return "  stable run (constant lr, not fitted)";

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/coordinator_client.h"
 #include "common/status_macros.h"
+#include "coordinator/forecaster.h"
 #include "coordinator/store.h"
 
 namespace scalelaw::cli {
@@ -89,6 +90,41 @@ absl::StatusOr<SweepData> LoadSweep(const std::string& sweep_id, const SweepSour
   }
   if (!source.db.empty()) return LoadFromStore(sweep_id, source.db, with_metrics);
   return LoadFromCoordinator(sweep_id, source, with_metrics);
+}
+
+absl::StatusOr<std::vector<v1::ForecastOutcome>> LoadForecasts(const std::string& sweep_id,
+                                                               const SweepSource& source) {
+  if (!source.db.empty()) {
+    if (!std::filesystem::exists(source.db)) {
+      return absl::NotFoundError(absl::StrCat("--db: no store at '", source.db, "'"));
+    }
+    absl::StatusOr<std::unique_ptr<coordinator::Store>> store =
+        coordinator::Store::OpenForReading(source.db);
+    if (!store.ok()) {
+      return absl::Status(store.status().code(),
+                          absl::StrCat("--db ", source.db, ": ", store.status().message()));
+    }
+    std::string id = sweep_id;
+    if (id.empty()) {
+      SCALELAW_ASSIGN_OR_RETURN(id, OnlySweep(**store, source.db));
+    }
+    if (!(*store)->GetSweep(id).ok()) {
+      return absl::NotFoundError(absl::StrCat("sweep '", id, "' is not in --db ", source.db));
+    }
+    return coordinator::ForecastOutcomes(**store, id);
+  }
+  if (sweep_id.empty()) {
+    return absl::InvalidArgumentError("sweep id: required when reading from a coordinator");
+  }
+  const std::string address =
+      source.coordinator.empty() ? DefaultCoordinatorAddress() : source.coordinator;
+  CoordinatorClient client(address, source.token_file);
+  v1::GetForecastsRequest request;
+  request.set_sweep_id(sweep_id);
+  v1::GetForecastsResponse response;
+  SCALELAW_RETURN_IF_ERROR(
+      client.Call(&v1::Coordinator::Stub::GetForecasts, request, &response));
+  return std::vector<v1::ForecastOutcome>(response.forecasts().begin(), response.forecasts().end());
 }
 
 }  // namespace scalelaw::cli

@@ -40,4 +40,9 @@ SweepSource SourceOf(const std::string& db, const SweepGroupFlags& group);
 absl::StatusOr<SweepData> LoadSweep(const std::string& sweep_id, const SweepSource& source,
                                     bool with_metrics);
 
+// The sweep's stored forecasts beside its targets' outcomes (empty for a
+// sweep without forecasts, or before they are stored). Errors as LoadSweep's.
+absl::StatusOr<std::vector<v1::ForecastOutcome>> LoadForecasts(const std::string& sweep_id,
+                                                               const SweepSource& source);
+
 }  // namespace scalelaw::cli

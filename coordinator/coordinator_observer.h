@@ -35,6 +35,8 @@ class CoordinatorObserver {
   virtual void OnWorkerContact(const std::string& worker_id) {}
   // GetFit fitted a sweep.
   virtual void OnFit(const std::string& sweep_id, const v1::FitResult& fit) {}
+  // A sweep's forecast of one target was stored (before the target's first lease).
+  virtual void OnForecastStored(const v1::Forecast& forecast) {}
   // A store transaction committed after `duration` (fsync included).
   virtual void OnStoreWrite(std::chrono::nanoseconds duration) {}
 };

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "coordinator/coordinator_service.h"
+#include "coordinator/forecaster.h"
 #include "coordinator/launchers.h"
 #include "coordinator/metrics.h"
 #include "coordinator/metrics_http_server.h"
@@ -92,6 +93,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     }
     service_options.launchers = server->launchers_.get();
   }
+  server->forecaster_ = std::make_unique<Forecaster>(server->store_.get(), &server->clock_,
+                                                     ForecastOptions{}, server->metrics_.get());
   server->service_ = std::make_unique<CoordinatorService>(
       server->store_.get(), server->scheduler_.get(), service_options);
 
@@ -140,6 +143,17 @@ void CoordinatorServer::ScheduleExpiryScan() {
       spdlog::warn("{} lease(s) expired", *expired);
     }
     if (metrics_) metrics_->Refresh();  // retention applies between scrapes too
+    if (!forecast_busy_.exchange(true)) {
+      boost::asio::post(forecast_pool_, [this] {
+        absl::StatusOr<int> forecast = forecaster_->ForecastReadySweeps();
+        if (!forecast.ok()) {
+          spdlog::error("forecast failed: {}", forecast.status().ToString());
+        } else if (*forecast > 0) {
+          spdlog::info("stored the forecasts of {} sweep(s)", *forecast);
+        }
+        forecast_busy_ = false;
+      });
+    }
     ScheduleExpiryScan();
   });
 }
@@ -156,6 +170,7 @@ void CoordinatorServer::Shutdown() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
+  forecast_pool_.join();  // a forecast being fitted is finished and stored
   {
     std::lock_guard lock(mu_);
     shut_down_ = true;

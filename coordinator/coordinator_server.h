@@ -18,12 +18,18 @@
 // its spec names (launcher.kind) and its recorded jobs are cancelled with it
 // (coordinator/launchers.h).
 //
+// Each scan also starts, on a thread of its own, the forecasts of sweeps
+// whose ladder has ended (coordinator/forecaster.h); a restarted coordinator
+// forecasts what its predecessor had not.
+//
 // Thread safety: Shutdown() and Wait() may be called from any thread;
 // Shutdown is idempotent and also runs in the destructor.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -44,6 +50,7 @@ namespace scalelaw::coordinator {
 
 class CoordinatorMetrics;
 class CoordinatorService;
+class Forecaster;
 class Launchers;
 class MetricsHttpServer;
 class Store;
@@ -118,6 +125,7 @@ class CoordinatorServer {
   std::unique_ptr<TrialScheduler> scheduler_;
   std::unique_ptr<Launchers> launchers_;  // null without options.launchers
   std::unique_ptr<CoordinatorService> service_;
+  std::unique_ptr<Forecaster> forecaster_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
@@ -125,6 +133,10 @@ class CoordinatorServer {
   boost::asio::steady_timer expiry_timer_{io_};
   std::unique_ptr<MetricsHttpServer> metrics_http_;  // on io_; destroyed before it
   std::thread io_thread_;
+  // Forecast fits take seconds: they run here, off the io_context thread,
+  // one at a time (forecast_busy_), started by the lease scan.
+  boost::asio::thread_pool forecast_pool_{1};
+  std::atomic<bool> forecast_busy_{false};
 
   std::mutex mu_;
   std::condition_variable shut_down_cv_;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "coordinator/forecaster.h"
 #include "coordinator/grpc_status.h"
 #include "coordinator/metric_stream_reactor.h"
 #include "coordinator/sweep_summary.h"
@@ -313,6 +314,22 @@ grpc::ServerUnaryReactor* CoordinatorService::GetFit(grpc::CallbackServerContext
     reactor->Finish(ToGrpcStatus(fit.status()));
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::GetForecasts(
+    grpc::CallbackServerContext* context, const v1::GetForecastsRequest* request,
+    v1::GetForecastsResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  absl::StatusOr<v1::GetForecastsResponse> result =
+      [&]() -> absl::StatusOr<v1::GetForecastsResponse> {
+    SCALELAW_RETURN_IF_ERROR(RequireSweepId(request->sweep_id()));
+    SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::ForecastOutcome> outcomes,
+                              ForecastOutcomes(*store_, request->sweep_id()));
+    v1::GetForecastsResponse out;
+    for (v1::ForecastOutcome& outcome : outcomes) *out.add_forecasts() = std::move(outcome);
+    return out;
+  }();
+  return Reply(context, std::move(result), response);
 }
 
 }  // namespace scalelaw::coordinator

@@ -104,6 +104,10 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   grpc::ServerUnaryReactor* GetFit(grpc::CallbackServerContext* context,
                                    const v1::GetFitRequest* request,
                                    v1::FitResult* response) override;
+  // The sweep's stored forecasts beside its targets' outcomes so far.
+  grpc::ServerUnaryReactor* GetForecasts(grpc::CallbackServerContext* context,
+                                         const v1::GetForecastsRequest* request,
+                                         v1::GetForecastsResponse* response) override;
 
  private:
   // A reactor already finished with UNAUTHENTICATED when the call lacks the

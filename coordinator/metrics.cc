@@ -223,6 +223,7 @@ CoordinatorMetrics::CoordinatorMetrics(const Clock* clock, MetricsOptions option
                                   "Trials used by a sweep's latest fit.")),
       fit_timestamp_(Register<Gauge>(*registry_, "scalelaw_fit_timestamp_seconds",
                                      "Unix time of a sweep's latest fit.")),
+      forecasts_(*registry_),
       workers_connected_(workers_connected_family_.Add({})),
       store_write_seconds_(store_write_seconds_family_.Add({}, StoreBuckets())) {
   build_info_.Add({{"version", options_.version}}).Set(1);
@@ -231,6 +232,7 @@ CoordinatorMetrics::CoordinatorMetrics(const Clock* clock, MetricsOptions option
 CoordinatorMetrics::~CoordinatorMetrics() = default;
 
 absl::Status CoordinatorMetrics::Seed(Store& store) {
+  SCALELAW_RETURN_IF_ERROR(forecasts_.Seed(store));
   SCALELAW_ASSIGN_OR_RETURN(std::vector<SweepRecord> sweeps, store.ListSweeps());
   for (const SweepRecord& sweep : sweeps) {
     if (sweep.cancelled) continue;
@@ -334,7 +336,12 @@ void CoordinatorMetrics::OnSweepSubmitted(const std::string& sweep_id,
   TrackSweep(sweep_id, trials);
 }
 
+void CoordinatorMetrics::OnForecastStored(const v1::Forecast& forecast) {
+  forecasts_.OnForecastStored(forecast);
+}
+
 void CoordinatorMetrics::OnTrialWritten(const v1::Trial& trial, v1::TrialState previous) {
+  forecasts_.OnTargetWritten(trial);
   std::lock_guard lock(mu_);
   SweepSeries* sweep = FindSweep(trial.spec().sweep_id());
   // Not tracked: finished before this coordinator started.

@@ -28,6 +28,7 @@
 //   scalelaw_worker_heartbeat_age_seconds{worker}         gauge, connected workers
 //   scalelaw_grpc_server_handled_total{method,code}       counter
 //   scalelaw_grpc_server_handling_seconds{method}         histogram
+//   scalelaw_forecast_*{sweep,target}                     coordinator/forecast_metrics.h
 //   scalelaw_store_write_duration_seconds                 histogram
 //   scalelaw_fit_parameter{sweep,law,parameter}           gauge (E, A, B, alpha, beta)
 //   scalelaw_fit_optimal_exponent{sweep,law,quantity}     gauge: N_opt ∝ C^a (params),
@@ -60,6 +61,7 @@
 #include "absl/status/status.h"
 #include "coordinator/clock.h"
 #include "coordinator/coordinator_observer.h"
+#include "coordinator/forecast_metrics.h"
 #include "coordinator/store.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -112,6 +114,7 @@ class CoordinatorMetrics final : public CoordinatorObserver {
   void OnWorkerContact(const std::string& worker_id) override;
   void OnFit(const std::string& sweep_id, const v1::FitResult& fit) override;
   void OnStoreWrite(std::chrono::nanoseconds duration) override;
+  void OnForecastStored(const v1::Forecast& forecast) override;
 
  private:
   struct TrialSeries;
@@ -166,6 +169,7 @@ class CoordinatorMetrics final : public CoordinatorObserver {
   prometheus::Family<prometheus::Gauge>& fit_points_;
   prometheus::Family<prometheus::Gauge>& fit_timestamp_;
 
+  ForecastMetrics forecasts_;  // registers on registry_; thread-safe itself
   prometheus::Gauge& workers_connected_;
   prometheus::Histogram& store_write_seconds_;
 

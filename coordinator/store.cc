@@ -212,16 +212,18 @@ absl::Status Store::InsertSweep(const SweepRecord& sweep,
         .Bind(5, sweep.created_ms)
         .Bind(6, int64_t{sweep.cancelled ? 1 : 0});
     SCALELAW_RETURN_IF_ERROR(insert->Run());
-    SCALELAW_ASSIGN_OR_RETURN(auto trial_insert,
-                              Statement("INSERT INTO trials (trial_id, sweep_id, idx, spec, "
-                                        "state, depends_on) VALUES (?, ?, ?, ?, ?, ?)"));
+    SCALELAW_ASSIGN_OR_RETURN(
+        auto trial_insert,
+        Statement("INSERT INTO trials (trial_id, sweep_id, idx, spec, state, depends_on, "
+                  "forecast_target) VALUES (?, ?, ?, ?, ?, ?, ?)"));
     for (size_t i = 0; i < trials.size(); ++i) {
       trial_insert->Bind(1, trials[i].trial_id())
           .Bind(2, sweep.sweep_id)
           .Bind(3, static_cast<int64_t>(i))
           .BindBlob(4, trials[i].SerializeAsString())
           .Bind(5, int64_t{kPending})
-          .Bind(6, trials[i].wsd().stable_trial_id());
+          .Bind(6, trials[i].wsd().stable_trial_id())
+          .Bind(7, trials[i].forecast_target());
       SCALELAW_RETURN_IF_ERROR(trial_insert->Run());
     }
     return absl::OkStatus();
@@ -354,6 +356,9 @@ absl::StatusOr<std::optional<v1::Trial>> Store::NextPendingTrial(const std::stri
                                "WHERE d.trial_id = t.depends_on AND d.state = ",
                                kSucceeded,
                                ")) "
+                               // A forecast target waits for its forecast.
+                               "AND (t.forecast_target = '' OR EXISTS (SELECT 1 FROM forecasts f "
+                               "WHERE f.sweep_id = t.sweep_id)) "
                                "ORDER BY s.created_ms, s.rowid, t.idx LIMIT 1"),
                   {sweep_id}));
   if (trials.empty()) return std::optional<v1::Trial>();
@@ -365,6 +370,74 @@ absl::StatusOr<std::vector<v1::Trial>> Store::ListPendingDependents(const std::s
   return QueryTrials(absl::StrCat("SELECT ", TrialColumns(), " FROM trials WHERE depends_on = ? ",
                                   "AND state = ", kPending, " ORDER BY idx"),
                      {trial_id});
+}
+
+absl::Status Store::InsertForecasts(const std::string& sweep_id,
+                                    const std::vector<v1::Forecast>& forecasts,
+                                    const std::vector<v1::TrialSpec>& target_specs) {
+  std::lock_guard lock(mu_);
+  return InTransaction([&]() -> absl::Status {
+    {
+      SCALELAW_ASSIGN_OR_RETURN(auto exists,
+                                Statement("SELECT COUNT(*) FROM forecasts WHERE sweep_id = ?"));
+      exists->Bind(1, sweep_id);
+      SCALELAW_RETURN_IF_ERROR(exists->Step().status());
+      if (exists->ColumnInt(0) > 0) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "sweep '", sweep_id, "' already has its forecasts; a stored forecast is never rewritten"));
+      }
+    }
+    SCALELAW_ASSIGN_OR_RETURN(
+        auto insert, Statement("INSERT INTO forecasts (sweep_id, target, trial_id, fitted_ms, "
+                               "forecast) VALUES (?, ?, ?, ?, ?)"));
+    for (const v1::Forecast& forecast : forecasts) {
+      insert->Bind(1, sweep_id)
+          .Bind(2, forecast.target())
+          .Bind(3, forecast.trial_id())
+          .Bind(4, forecast.fitted_ms())
+          .BindBlob(5, forecast.SerializeAsString());
+      SCALELAW_RETURN_IF_ERROR(insert->Run());
+    }
+    SCALELAW_ASSIGN_OR_RETURN(
+        auto update, Statement(absl::StrCat("UPDATE trials SET spec = ? WHERE trial_id = ? AND "
+                                            "sweep_id = ? AND forecast_target != '' AND state = ",
+                                            kPending)));
+    for (const v1::TrialSpec& spec : target_specs) {
+      update->BindBlob(1, spec.SerializeAsString()).Bind(2, spec.trial_id()).Bind(3, sweep_id);
+      SCALELAW_RETURN_IF_ERROR(update->Run());
+      if (sqlite3_changes(db_->handle()) != 1) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "trial '", spec.trial_id(), "' is not a pending forecast target of sweep '", sweep_id,
+            "'"));
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::Forecast>> Store::ListForecasts(const std::string& sweep_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt, Statement("SELECT f.forecast FROM forecasts f JOIN trials t ON "
+                           "t.trial_id = f.trial_id WHERE f.sweep_id = ? ORDER BY t.idx"));
+  stmt->Bind(1, sweep_id);
+  std::vector<v1::Forecast> forecasts;
+  while (true) {
+    SCALELAW_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    SCALELAW_RETURN_IF_ERROR(ParseColumn(*stmt, 0, &forecasts.emplace_back(), "forecast"));
+  }
+  return forecasts;
+}
+
+absl::StatusOr<int64_t> Store::FirstLeaseMs(const std::string& trial_id) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt,
+      Statement("SELECT COALESCE(MIN(start_ms), 0) FROM attempts WHERE trial_id = ?"));
+  stmt->Bind(1, trial_id);
+  SCALELAW_RETURN_IF_ERROR(stmt->Step().status());
+  return stmt->ColumnInt(0);
 }
 
 absl::Status Store::RecordSweepJob(const std::string& sweep_id, const std::string& launcher,

@@ -72,7 +72,7 @@ struct SweepJob {
 class Store {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens or creates the store at `path`, migrating an older schema. A newer
   // schema is refused.
@@ -110,7 +110,9 @@ class Store {
   absl::StatusOr<std::vector<v1::Trial>> ListTrialsInStates(
       const std::vector<v1::TrialState>& states);
   // The next PENDING trial of a sweep that is not cancelled: oldest sweep
-  // first, then plan order. `sweep_id` empty: any sweep.
+  // first, then plan order. `sweep_id` empty: any sweep. A WSD branch waits
+  // for its stable run to succeed, a forecast target for its sweep's
+  // forecasts to be stored.
   absl::StatusOr<std::optional<v1::Trial>> NextPendingTrial(const std::string& sweep_id);
   // PENDING trials that wait for `trial_id` (WSD cooldown branches of a
   // stable run), in plan order.
@@ -122,6 +124,20 @@ class Store {
   // Applies every write in one transaction.
   absl::Status CommitTrialWrites(const std::vector<TrialWrite>& writes);
   absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(const std::string& trial_id);
+
+  // --- forecasts -----------------------------------------------------------
+  // Stores a sweep's forecasts and the final specs of its compute targets'
+  // trials (sized from the fit; only PENDING forecast targets are rewritten)
+  // in one transaction. ALREADY_EXISTS when the sweep has forecasts already:
+  // a stored forecast is never rewritten (the schema's triggers refuse an
+  // UPDATE or DELETE too).
+  absl::Status InsertForecasts(const std::string& sweep_id,
+                               const std::vector<v1::Forecast>& forecasts,
+                               const std::vector<v1::TrialSpec>& target_specs);
+  // A sweep's forecasts in target order; empty before they are stored.
+  absl::StatusOr<std::vector<v1::Forecast>> ListForecasts(const std::string& sweep_id);
+  // When the trial's first attempt started; 0 before any lease.
+  absl::StatusOr<int64_t> FirstLeaseMs(const std::string& trial_id);
 
   // --- metrics -------------------------------------------------------------
   // Stores `point` unless (trial_id, attempt, seq) is already held, and applies

@@ -89,7 +89,27 @@ inline constexpr char kSchemaV3[] = R"sql(
 ALTER TABLE trials ADD COLUMN resumed_after_attempt INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Schema version 4: pre-registered forecasts (issue 14). A forecast target's
+// trial waits until its sweep's forecasts are stored, and a stored forecast
+// is never rewritten: the triggers refuse an UPDATE or DELETE from any
+// client, this coordinator's or a user's sqlite3 shell.
+inline constexpr char kSchemaV4[] = R"sql(
+ALTER TABLE trials ADD COLUMN forecast_target TEXT NOT NULL DEFAULT '';
+CREATE TABLE forecasts (
+  sweep_id  TEXT NOT NULL REFERENCES sweeps(sweep_id),
+  target    TEXT NOT NULL,
+  trial_id  TEXT NOT NULL REFERENCES trials(trial_id),
+  fitted_ms INTEGER NOT NULL,
+  forecast  BLOB NOT NULL,
+  PRIMARY KEY (sweep_id, target)
+);
+CREATE TRIGGER forecasts_never_rewritten BEFORE UPDATE ON forecasts
+BEGIN SELECT RAISE(ABORT, 'a stored forecast is never rewritten'); END;
+CREATE TRIGGER forecasts_never_deleted BEFORE DELETE ON forecasts
+BEGIN SELECT RAISE(ABORT, 'a stored forecast is never deleted'); END;
+)sql";
+
 // The migrations in order: entry i takes a store from version i to i + 1.
-inline constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+inline constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
 
 }  // namespace scalelaw::coordinator

@@ -270,5 +270,60 @@ TEST(StoreTest, MigratesAVersion2StoreAndReadersDoNot) {
   EXPECT_FALSE(std::filesystem::exists(dir.File("missing.db")));
 }
 
+// A forecast target waits for its sweep's forecasts; once stored they can
+// be neither inserted again nor changed by SQL, and a compute target's spec
+// is rewritten in the same transaction.
+TEST(StoreTest, ForecastsGateTheirTargetsAndAreNeverRewritten) {
+  TempDir dir;
+  const std::string path = dir.File("db");
+  auto store = *Store::Open(path);
+  std::vector<v1::TrialSpec> trials = TwoTrials("f-1");
+  trials[1].set_forecast_target("big");
+  ASSERT_TRUE(store->InsertSweep(MakeSweep("f-1"), trials).ok());
+
+  // The ladder trial leases; the target does not, before its forecast.
+  v1::Trial ladder = *store->GetTrial("f-1-t000");
+  EXPECT_EQ((*store->NextPendingTrial("f-1"))->spec().trial_id(), "f-1-t000");
+  ladder.set_state(v1::TRIAL_STATE_SUCCEEDED);
+  ASSERT_TRUE(store->CommitTrialWrites({TrialWrite{ladder, std::nullopt}}).ok());
+  EXPECT_FALSE(store->NextPendingTrial("f-1")->has_value());
+  EXPECT_TRUE(store->ListForecasts("f-1")->empty());
+
+  v1::Forecast forecast;
+  forecast.set_sweep_id("f-1");
+  forecast.set_target("big");
+  forecast.set_trial_id("f-1-t001");
+  forecast.set_predicted_loss(2.5);
+  forecast.set_fitted_ms(42);
+  v1::TrialSpec sized = trials[1];
+  sized.set_tokens(777);
+  ASSERT_TRUE(store->InsertForecasts("f-1", {forecast}, {sized}).ok());
+  auto next = store->NextPendingTrial("f-1");
+  ASSERT_TRUE(next->has_value());
+  EXPECT_EQ((*next)->spec().trial_id(), "f-1-t001");
+  EXPECT_EQ((*next)->spec().tokens(), 777u);
+
+  v1::Forecast other = forecast;
+  other.set_predicted_loss(9.9);
+  absl::Status again = store->InsertForecasts("f-1", {other}, {});
+  EXPECT_TRUE(absl::IsAlreadyExists(again)) << again;
+  EXPECT_THAT(std::string(again.message()), HasSubstr("never rewritten"));
+  store.reset();
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "UPDATE forecasts SET fitted_ms = 0", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_THAT(sqlite3_errmsg(db), HasSubstr("never rewritten"));
+  EXPECT_NE(sqlite3_exec(db, "DELETE FROM forecasts", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto reopened = *Store::OpenForReading(path);
+  auto stored = reopened->ListForecasts("f-1");
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ(stored->front().predicted_loss(), 2.5);
+  EXPECT_EQ(stored->front().fitted_ms(), 42);
+}
+
 }  // namespace
 }  // namespace scalelaw::coordinator

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "fitting/bootstrap.h"
 #include "fitting/chinchilla_fit.h"
 #include "fitting/compute_optimal.h"
@@ -125,10 +126,24 @@ absl::StatusOr<SweepObservations> ObservationsFromTrials(const std::vector<v1::T
   return out;
 }
 
-absl::StatusOr<v1::FitResult> FitSweep(const std::vector<v1::Trial>& trials,
+namespace {
+
+// What every law's fit of a sweep starts from: the request checked, the
+// points chosen, the proto's bookkeeping filled in.
+struct PreparedFit {
+  std::string law;
+  fitting::BootstrapOptions bootstrap_options;
+  TrialFilter filter;
+  std::vector<fitting::Observation> observations;
+  v1::FitResult out;
+};
+
+absl::StatusOr<PreparedFit> PrepareFit(const std::vector<v1::Trial>& trials,
                                        const v1::GetFitRequest& request,
                                        const SweepFitOptions& options) {
-  const std::string law = request.law().empty() ? "chinchilla" : request.law();
+  PreparedFit prepared;
+  prepared.law = request.law().empty() ? "chinchilla" : request.law();
+  const std::string& law = prepared.law;
   if (law != "chinchilla" && law != "power") {
     return absl::InvalidArgumentError(
         absl::StrCat("law: must be 'chinchilla' or 'power', got '", law, "'"));
@@ -140,7 +155,7 @@ absl::StatusOr<v1::FitResult> FitSweep(const std::vector<v1::Trial>& trials,
                                                      request.compute_budgets(i)));
     }
   }
-  fitting::BootstrapOptions bootstrap_options;
+  fitting::BootstrapOptions& bootstrap_options = prepared.bootstrap_options;
   if (request.bootstrap() > 0) {
     if (law != "chinchilla") {
       return absl::InvalidArgumentError("bootstrap: only law 'chinchilla' has intervals here");
@@ -155,71 +170,107 @@ absl::StatusOr<v1::FitResult> FitSweep(const std::vector<v1::Trial>& trials,
     bootstrap_options.unit = *unit;
   }
 
-  const TrialFilter filter = TrialFilterFromRequest(request);
-  absl::StatusOr<SweepObservations> points = ObservationsFromTrials(trials, filter);
+  prepared.filter = TrialFilterFromRequest(request);
+  absl::StatusOr<SweepObservations> points = ObservationsFromTrials(trials, prepared.filter);
   if (!points.ok()) return points.status();
-  const std::vector<fitting::Observation>& observations = points->observations;
-  v1::FitResult out;
+  prepared.observations = std::move(points->observations);
+  v1::FitResult& out = prepared.out;
   out.set_law(law);
-  out.set_param_count(filter.param_count);
+  out.set_param_count(prepared.filter.param_count);
   for (const std::string& excluded : points->excluded) out.add_excluded(excluded);
-  for (const fitting::Observation& obs : observations) out.add_point_ids(obs.id);
-  out.set_n_points(static_cast<uint32_t>(observations.size()));
+  for (const fitting::Observation& obs : prepared.observations) out.add_point_ids(obs.id);
+  out.set_n_points(static_cast<uint32_t>(prepared.observations.size()));
+  return prepared;
+}
 
-  if (law == "chinchilla") {
-    fitting::ChinchillaFitOptions fit_options;
-    fit_options.param_count = filter.param_count;
-    fit_options.num_threads = options.num_threads;
-    auto fit = fitting::FitChinchilla(observations, fit_options);
-    if (!fit.ok()) {
-      if (absl::IsInvalidArgument(fit.status())) return AsPrecondition(fit.status());
-      return fit.status();
-    }
-    auto& params = *out.mutable_params();
-    params["E"] = fit->params.E;
-    params["A"] = fit->params.A;
-    params["B"] = fit->params.B;
-    params["alpha"] = fit->params.alpha;
-    params["beta"] = fit->params.beta;
-    out.set_objective(fit->objective);
-    out.set_termination(fit->termination);
-    std::optional<fitting::ChinchillaBootstrap> bootstrap;
-    if (request.bootstrap() > 0) {
-      auto boot = fitting::BootstrapChinchilla(observations, *fit, fit_options, bootstrap_options);
-      if (!boot.ok()) return boot.status();
-      bootstrap = *std::move(boot);
-      auto& intervals = *out.mutable_intervals();
-      intervals["E"] = ToProto(bootstrap->E);
-      intervals["A"] = ToProto(bootstrap->A);
-      intervals["B"] = ToProto(bootstrap->B);
-      intervals["alpha"] = ToProto(bootstrap->alpha);
-      intervals["beta"] = ToProto(bootstrap->beta);
-      out.set_bootstrap_resamples(static_cast<uint32_t>(bootstrap->resamples));
-      out.set_bootstrap_failed(static_cast<uint32_t>(bootstrap->failed));
-    }
-    for (double compute : request.compute_budgets()) {
-      auto optimum = fitting::OptimalAllocation(fit->params, compute);
-      if (!optimum.ok()) return AsPrecondition(optimum.status());
-      v1::OptimalPoint* point = out.add_optimal();
-      point->set_compute(optimum->compute);
-      point->set_params(optimum->params);
-      point->set_tokens(optimum->tokens);
-      point->set_loss(optimum->loss);
-      if (bootstrap.has_value()) {
-        // Each resampled law allocates the budget its own way.
-        const auto at = [&](double fitting::ComputeOptimal::*field) {
-          return ToProto(fitting::DerivedInterval(*bootstrap, [&](const fitting::ChinchillaParams& p) {
-            absl::StatusOr<fitting::ComputeOptimal> o = fitting::OptimalAllocation(p, compute);
-            return o.ok() ? (*o).*field : std::nan("");
-          }));
-        };
-        *point->mutable_params_interval() = at(&fitting::ComputeOptimal::params);
-        *point->mutable_tokens_interval() = at(&fitting::ComputeOptimal::tokens);
-        *point->mutable_loss_interval() = at(&fitting::ComputeOptimal::loss);
-      }
-    }
-    return out;
+absl::StatusOr<ChinchillaSweepFit> FitPreparedChinchilla(PreparedFit prepared,
+                                                         const v1::GetFitRequest& request,
+                                                         const SweepFitOptions& options) {
+  const std::vector<fitting::Observation>& observations = prepared.observations;
+  ChinchillaSweepFit result;
+  v1::FitResult& out = result.result;
+  out = std::move(prepared.out);
+  fitting::ChinchillaFitOptions fit_options;
+  fit_options.param_count = prepared.filter.param_count;
+  fit_options.num_threads = options.num_threads;
+  auto fit = fitting::FitChinchilla(observations, fit_options);
+  if (!fit.ok()) {
+    if (absl::IsInvalidArgument(fit.status())) return AsPrecondition(fit.status());
+    return fit.status();
   }
+  result.fit = *fit;
+  auto& params = *out.mutable_params();
+  params["E"] = fit->params.E;
+  params["A"] = fit->params.A;
+  params["B"] = fit->params.B;
+  params["alpha"] = fit->params.alpha;
+  params["beta"] = fit->params.beta;
+  out.set_objective(fit->objective);
+  out.set_termination(fit->termination);
+  std::optional<fitting::ChinchillaBootstrap>& bootstrap = result.bootstrap;
+  if (request.bootstrap() > 0) {
+    auto boot =
+        fitting::BootstrapChinchilla(observations, *fit, fit_options, prepared.bootstrap_options);
+    if (!boot.ok()) return boot.status();
+    bootstrap = *std::move(boot);
+    auto& intervals = *out.mutable_intervals();
+    intervals["E"] = ToProto(bootstrap->E);
+    intervals["A"] = ToProto(bootstrap->A);
+    intervals["B"] = ToProto(bootstrap->B);
+    intervals["alpha"] = ToProto(bootstrap->alpha);
+    intervals["beta"] = ToProto(bootstrap->beta);
+    out.set_bootstrap_resamples(static_cast<uint32_t>(bootstrap->resamples));
+    out.set_bootstrap_failed(static_cast<uint32_t>(bootstrap->failed));
+  }
+  for (double compute : request.compute_budgets()) {
+    auto optimum = fitting::OptimalAllocation(fit->params, compute);
+    if (!optimum.ok()) return AsPrecondition(optimum.status());
+    v1::OptimalPoint* point = out.add_optimal();
+    point->set_compute(optimum->compute);
+    point->set_params(optimum->params);
+    point->set_tokens(optimum->tokens);
+    point->set_loss(optimum->loss);
+    if (bootstrap.has_value()) {
+      // Each resampled law allocates the budget its own way.
+      const auto at = [&](double fitting::ComputeOptimal::*field) {
+        return ToProto(fitting::DerivedInterval(*bootstrap, [&](const fitting::ChinchillaParams& p) {
+          absl::StatusOr<fitting::ComputeOptimal> o = fitting::OptimalAllocation(p, compute);
+          return o.ok() ? (*o).*field : std::nan("");
+        }));
+      };
+      *point->mutable_params_interval() = at(&fitting::ComputeOptimal::params);
+      *point->mutable_tokens_interval() = at(&fitting::ComputeOptimal::tokens);
+      *point->mutable_loss_interval() = at(&fitting::ComputeOptimal::loss);
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<ChinchillaSweepFit> FitSweepChinchilla(const std::vector<v1::Trial>& trials,
+                                                      const v1::GetFitRequest& request,
+                                                      const SweepFitOptions& options) {
+  if (!request.law().empty() && request.law() != "chinchilla") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("law: must be 'chinchilla' here, got '", request.law(), "'"));
+  }
+  SCALELAW_ASSIGN_OR_RETURN(PreparedFit prepared, PrepareFit(trials, request, options));
+  return FitPreparedChinchilla(std::move(prepared), request, options);
+}
+
+absl::StatusOr<v1::FitResult> FitSweep(const std::vector<v1::Trial>& trials,
+                                       const v1::GetFitRequest& request,
+                                       const SweepFitOptions& options) {
+  SCALELAW_ASSIGN_OR_RETURN(PreparedFit prepared, PrepareFit(trials, request, options));
+  if (prepared.law == "chinchilla") {
+    SCALELAW_ASSIGN_OR_RETURN(ChinchillaSweepFit fit,
+                              FitPreparedChinchilla(std::move(prepared), request, options));
+    return std::move(fit.result);
+  }
+  const std::vector<fitting::Observation>& observations = prepared.observations;
+  const TrialFilter& filter = prepared.filter;
+  v1::FitResult out = std::move(prepared.out);
 
   fitting::PowerLawFitOptions fit_options;
   fit_options.axis = fitting::PowerLawAxis::kCompute;

@@ -18,7 +18,11 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "absl/status/statusor.h"
+#include "fitting/bootstrap.h"
+#include "fitting/chinchilla_fit.h"
 #include "fitting/observation.h"
 #include "scalelaw/v1/coordinator.pb.h"
 
@@ -64,5 +68,18 @@ struct SweepFitOptions {
 absl::StatusOr<v1::FitResult> FitSweep(const std::vector<v1::Trial>& trials,
                                        const v1::GetFitRequest& request,
                                        const SweepFitOptions& options = {});
+
+// FitSweep's Chinchilla fit with the fitting library's own results kept
+// beside the proto: the residuals and the bootstrap's laws, which a
+// prediction interval needs (coordinator/forecaster.h). `request.law` must
+// be empty or "chinchilla"; errors as FitSweep's.
+struct ChinchillaSweepFit {
+  v1::FitResult result;
+  fitting::ChinchillaFitResult fit;
+  std::optional<fitting::ChinchillaBootstrap> bootstrap;  // with request.bootstrap > 0
+};
+absl::StatusOr<ChinchillaSweepFit> FitSweepChinchilla(const std::vector<v1::Trial>& trials,
+                                                      const v1::GetFitRequest& request,
+                                                      const SweepFitOptions& options = {});
 
 }  // namespace scalelaw::coordinator

@@ -25,9 +25,22 @@ std::string BudgetField(const v1::SweepSpec& spec, size_t index) {
 
 absl::StatusOr<std::vector<v1::TrialSpec>> PlanSweep(const v1::SweepSpec& spec,
                                                      std::string_view sweep_id) {
-  if (spec.isoflop().budgets_size() > 0) return PlanIsoflop(spec, sweep_id);
-  if (spec.optimizer().schedule() == "wsd") return PlanWsd(spec, sweep_id);
-  return PlanGrid(spec, sweep_id);
+  absl::StatusOr<std::vector<v1::TrialSpec>> ladder;
+  if (spec.isoflop().budgets_size() > 0) {
+    ladder = PlanIsoflop(spec, sweep_id);
+  } else if (spec.optimizer().schedule() == "wsd") {
+    ladder = PlanWsd(spec, sweep_id);
+  } else {
+    ladder = PlanGrid(spec, sweep_id);
+  }
+  if (!ladder.ok() || !spec.has_forecast()) return ladder;
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::TrialSpec> targets,
+                            PlanForecastTargets(spec, sweep_id, *ladder));
+  for (v1::TrialSpec& target : targets) {
+    target.set_trial_id(TrialId(sweep_id, ladder->size()));
+    ladder->push_back(std::move(target));
+  }
+  return ladder;
 }
 
 absl::StatusOr<std::vector<v1::TrialSpec>> PlanGrid(const v1::SweepSpec& spec,

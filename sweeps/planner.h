@@ -38,6 +38,19 @@ absl::StatusOr<std::vector<v1::TrialSpec>> PlanIsoflop(const v1::SweepSpec& spec
 absl::StatusOr<std::vector<v1::TrialSpec>> PlanWsd(const v1::SweepSpec& spec,
                                                    std::string_view sweep_id);
 
+// The trials of spec.forecast's targets, to follow `ladder` (the planned
+// trials they are forecast from). A size target is planned as a ladder trial
+// of its size would be; a compute target as a placeholder (tokens 0, flops =
+// its compute) that the coordinator sizes from the fit. InvalidArgument,
+// naming the field, for a ladder with fewer than 3 sizes or 5 fit points and
+// for a target whose compute (6ND) does not exceed every ladder trial's.
+absl::StatusOr<std::vector<v1::TrialSpec>> PlanForecastTargets(
+    const v1::SweepSpec& spec, std::string_view sweep_id,
+    const std::vector<v1::TrialSpec>& ladder);
+
+// A target's name: its own, or "target<index>".
+std::string ForecastTargetName(const v1::ForecastPlan& plan, int index);
+
 // The token budgets of one size (total parameter count `params`): `tokens`
 // then the `tokens_per_param` multiples, rounded to whole tokens.
 std::vector<uint64_t> TokenBudgets(const v1::SweepSpec& spec, uint64_t params);

@@ -57,6 +57,15 @@ v1::SweepSpec DefaultSweepSpec() {
   return spec;
 }
 
+v1::ForecastPlan DefaultForecastPlan() {
+  v1::ForecastPlan plan;
+  plan.set_law("chinchilla");
+  plan.set_bootstrap(200);
+  plan.set_level(0.9);
+  plan.set_param_count("total");
+  return plan;
+}
+
 uint32_t VocabSizeOf(const std::string& tokenizer) { return tokenizer == "byte" ? 256 : 0; }
 
 uint32_t VocabSizeOf(const v1::DataConfig& data) {

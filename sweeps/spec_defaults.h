@@ -12,6 +12,11 @@ inline constexpr char kDefaultCorpus[] = "/usr/share/doc/python3.11/html/_source
 
 v1::SweepSpec DefaultSweepSpec();
 
+// The defaults of a `forecast:` block, set only when a spec has one (a spec
+// without it stores no forecast plan): approach 3 on total parameters, 200
+// bootstrap resamples, 90% prediction intervals.
+v1::ForecastPlan DefaultForecastPlan();
+
 // Vocabulary size of a tokenizer name ("byte" -> 256); 0 for an unknown name.
 uint32_t VocabSizeOf(const std::string& tokenizer);
 

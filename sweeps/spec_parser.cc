@@ -196,6 +196,28 @@ absl::Status ReadNumberList(const YamlReader& r, const YAML::Node& node, const s
   return absl::OkStatus();
 }
 
+absl::Status ReadForecastTargets(const YamlReader& r, const YAML::Node& node,
+                                 const std::string& path, v1::ForecastPlan* plan) {
+  SCALELAW_RETURN_IF_ERROR(r.ExpectSequence(node, path));
+  for (size_t i = 0; i < node.size(); ++i) {
+    v1::ForecastTarget* target = plan->add_targets();
+    v1::ModelSize* size = target->mutable_size();
+    const FieldTable fields = {
+        {"name", StringField(r, [target](std::string v) { target->set_name(std::move(v)); })},
+        {"target_params", NumberField(r, [size](double v) { size->set_target_params(v); })},
+        {"shape",
+         [&r, size](const YAML::Node& n, const std::string& p) {
+           return ReadShape(r, n, p, size->mutable_shape());
+         }},
+        {"tokens", NumberField(r, [target](double v) { target->set_tokens(v); })},
+        {"compute", NumberField(r, [target](double v) { target->set_compute(v); })},
+    };
+    SCALELAW_RETURN_IF_ERROR(ReadFields(r, node[i], absl::StrCat(path, "[", i, "]"), fields));
+    if (size->size_case() == v1::ModelSize::SIZE_NOT_SET) target->clear_size();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec* spec) {
   v1::OptimizerConfig* opt = spec->mutable_optimizer();
   v1::DataConfig* data = spec->mutable_data();
@@ -329,6 +351,19 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
          return ReadFields(r, n, p, kubernetes_fields);
        }},
   };
+  v1::ForecastPlan* forecast = spec->mutable_forecast();
+  const FieldTable forecast_fields = {
+      {"targets",
+       [&r, forecast](const YAML::Node& n, const std::string& p) {
+         return ReadForecastTargets(r, n, p, forecast);
+       }},
+      {"law", StringField(r, [forecast](std::string v) { forecast->set_law(std::move(v)); })},
+      {"bootstrap", WholeField(r, [forecast](uint32_t v) { forecast->set_bootstrap(v); })},
+      {"level", NumberField(r, [forecast](double v) { forecast->set_level(v); })},
+      {"seed", WholeField(r, [forecast](uint32_t v) { forecast->set_seed(v); })},
+      {"param_count",
+       StringField(r, [forecast](std::string v) { forecast->set_param_count(std::move(v)); })},
+  };
   const FieldTable top_fields = {
       {"name", StringField(r, [spec](std::string v) { spec->set_name(std::move(v)); })},
       {"context", WholeField(r, [spec](uint32_t v) { spec->set_context(v); })},
@@ -373,8 +408,17 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
        [&r, &launcher_fields](const YAML::Node& n, const std::string& p) {
          return ReadFields(r, n, p, launcher_fields);
        }},
+      {"forecast",
+       [&r, &forecast_fields, forecast](const YAML::Node& n, const std::string& p) {
+         *forecast = DefaultForecastPlan();
+         return ReadFields(r, n, p, forecast_fields);
+       }},
   };
-  return ReadFields(r, root, "", top_fields);
+  SCALELAW_RETURN_IF_ERROR(ReadFields(r, root, "", top_fields));
+  // A spec without a forecast block stores none, so its serialised form (which
+  // `scalelaw run` compares to resume) is what it was before forecasts existed.
+  if (spec->forecast().ByteSizeLong() == 0) spec->clear_forecast();
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -205,6 +205,54 @@ absl::Status ValidateIsoflop(const v1::SweepSpec& spec) {
   return OneOf("isoflop.flops", plan.flops(), {"exact", "6n"});
 }
 
+// The forecast block's own fields; whether its targets lie beyond the ladder
+// needs the planned trials, so PlanSweep checks that.
+absl::Status ValidateForecast(const v1::ForecastPlan& plan) {
+  if (plan.targets_size() == 0) {
+    return absl::InvalidArgumentError(
+        "forecast.targets: must list at least one target (a size with tokens, or compute)");
+  }
+  for (int i = 0; i < plan.targets_size(); ++i) {
+    const std::string field = absl::StrCat("forecast.targets[", i, "]");
+    const v1::ForecastTarget& target = plan.targets(i);
+    for (int j = 0; j < i; ++j) {
+      if (!target.name().empty() && target.name() == plan.targets(j).name()) {
+        return Invalid(field + ".name", absl::StrCat("must differ from forecast.targets[", j, "]'s"),
+                       absl::StrCat("'", target.name(), "'"));
+      }
+    }
+    for (char c : target.name()) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+        return Invalid(field + ".name", "must use only letters, digits, '-', '_' and '.'",
+                       absl::StrCat("'", target.name(), "'"));
+      }
+    }
+    if (target.compute() != 0) {
+      if (target.has_size() || target.tokens() != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ": give either compute, or a size (target_params or shape) with tokens"));
+      }
+      SCALELAW_RETURN_IF_ERROR(InRange(field + ".compute", target.compute(), 1e6, 1e30));
+      continue;
+    }
+    if (!target.has_size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": needs target_params or shape (with tokens), or compute"));
+    }
+    if (target.size().has_shape()) {
+      SCALELAW_RETURN_IF_ERROR(ValidateShape(field + ".shape", target.size().shape()));
+    } else {
+      SCALELAW_RETURN_IF_ERROR(
+          InRange(field + ".target_params", target.size().target_params(), 1e3, 1e13));
+    }
+    SCALELAW_RETURN_IF_ERROR(InRange(field + ".tokens", target.tokens(), 1, 1e16));
+  }
+  SCALELAW_RETURN_IF_ERROR(OneOf("forecast.law", plan.law(), {"chinchilla"}));
+  SCALELAW_RETURN_IF_ERROR(InRange("forecast.bootstrap", plan.bootstrap(), 20, 100000));
+  SCALELAW_RETURN_IF_ERROR(InRange("forecast.level", plan.level(), 0.5, 1, /*hi_open=*/true));
+  return OneOf("forecast.param_count", plan.param_count(), {"total", "non_embedding"});
+}
+
 // A value that goes into an sbatch directive or a Kubernetes manifest as one
 // token: no whitespace, quotes, backslashes or control characters.
 absl::Status OneToken(const std::string& field, const std::string& value) {
@@ -345,6 +393,7 @@ absl::Status ValidateSweepSpec(const v1::SweepSpec& spec) {
   SCALELAW_RETURN_IF_ERROR(ValidateOptimizer(spec.optimizer()));
   SCALELAW_RETURN_IF_ERROR(ValidateData(spec.data()));
   SCALELAW_RETURN_IF_ERROR(ValidateTraining(spec.training()));
+  if (spec.has_forecast()) SCALELAW_RETURN_IF_ERROR(ValidateForecast(spec.forecast()));
   return ValidateLauncher(spec.launcher());
 }
 

@@ -94,6 +94,7 @@ v1::TrialSpec MakeTrial(const v1::SweepSpec& spec, std::string_view sweep_id,
 }
 
 const char* TrialRoleName(const v1::TrialSpec& trial) {
+  if (!trial.forecast_target().empty()) return "target";
   switch (trial.wsd().role()) {
     case v1::TRIAL_ROLE_WSD_STABLE:
       return "stable";

@@ -43,7 +43,8 @@ v1::TrialSpec MakeTrial(const v1::SweepSpec& spec, std::string_view sweep_id,
                         const v1::ModelShape& shape, double target_params, uint64_t tokens,
                         uint64_t seed);
 
-// "stable" or "cooldown" for WSD trials, "run" for a whole run.
+// "target" for a forecast target, "stable" or "cooldown" for WSD trials,
+// "run" for a whole run.
 const char* TrialRoleName(const v1::TrialSpec& trial);
 
 // Compute the trial spends when it runs: its FLOPs, except for a WSD cooldown

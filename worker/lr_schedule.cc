@@ -58,6 +58,10 @@ absl::StatusOr<LrSchedule> ScheduleOfTrial(const v1::TrialSpec& spec, uint64_t t
                                       : wsd.decay_start_tokens() / tokens_per_step;
       break;
     default: {
+      // A forecast target of a WSD ladder warms up as the ladder's rows did.
+      if (wsd.warmup_tokens() > 0) {
+        schedule.warmup_steps = std::min(wsd.warmup_tokens() / tokens_per_step, total_steps - 1);
+      }
       const auto cooldown = static_cast<uint64_t>(
           std::llround(opt.cooldown_fraction() * static_cast<double>(total_steps)));
       schedule.decay_start_step =

@@ -95,6 +95,19 @@ TEST(LrScheduleTest, WsdAloneCoolsDownOverItsLastCooldownFraction) {
   EXPECT_LT(GetLr(81, *s), 1e-3);
 }
 
+// A forecast target of a WSD ladder: one whole run that warms up as the
+// ladder's rows did, then follows the same trajectory as a stable run plus
+// the cooldown branch of its length.
+TEST(LrScheduleTest, WsdWholeRunWithTheLaddersWarmupMatchesABranch) {
+  auto whole = ScheduleOfTrial(WsdTrial(1000, v1::TRIAL_ROLE_UNSPECIFIED, 30, 0), 10);
+  auto branch = ScheduleOfTrial(WsdTrial(1000, v1::TRIAL_ROLE_WSD_COOLDOWN, 30, 800), 10);
+  ASSERT_TRUE(whole.ok() && branch.ok());
+  EXPECT_EQ(whole->warmup_steps, 3u);  // the ladder's 30 tokens, not 5% of 100 steps
+  for (uint64_t step = 0; step < 100; ++step) {
+    EXPECT_DOUBLE_EQ(GetLr(step, *whole), GetLr(step, *branch)) << step;
+  }
+}
+
 TEST(LrScheduleTest, UnknownScheduleIsAnError) {
   v1::TrialSpec spec = WsdTrial(1000, v1::TRIAL_ROLE_UNSPECIFIED, 0, 0);
   spec.mutable_optimizer()->set_schedule("step");
