@@ -1,5 +1,6 @@
 // `scalelaw fit`: fits one law to runs (a CSV or a sweep) and prints a table
-// or JSON, with bootstrap intervals, the extrapolation check and provenance.
+// or JSON, with bootstrap intervals, the extrapolation check, the rollout
+// (leave-future-out validation) and provenance.
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "cli/fit_output.h"
 #include "fitting/bootstrap.h"
 #include "fitting/critical_batch_fit.h"
@@ -18,6 +20,7 @@
 #include "fitting/isoflop_fit.h"
 #include "fitting/kaplan_fit.h"
 #include "fitting/power_law.h"
+#include "fitting/rollout_check.h"
 #include "fitting/runs_csv.h"
 #include "fitting/trend_fit.h"
 
@@ -48,6 +51,38 @@ absl::StatusOr<ExtrapolationReport> RunExtrapolationCheck(const ChinchillaFitWit
   return report;
 }
 
+// What --rollout asks for; budgets = 0 means no rollout.
+struct RolloutRequest {
+  int budgets = 0;
+  int resamples = 100;  // per fold: --bootstrap when given
+  double level = 0.9;   // --level when given
+};
+
+// Runs the rollout on the runs and fit options of the full fit, so its folds
+// see the same filters, exclusions, param count and Huber delta.
+absl::StatusOr<fitting::RolloutCheck> RunRollout(const FitFlags& flags,
+                                                 const ChinchillaFitWithBootstrap& fit,
+                                                 const RolloutRequest& request) {
+  fitting::RolloutOptions options;
+  options.budgets = request.budgets;
+  options.fit = fit.options;
+  options.bootstrap.resamples = request.resamples;
+  options.bootstrap.level = request.level;
+  options.bootstrap.seed = flags.seed;
+  absl::StatusOr<fitting::ResampleUnit> unit = fitting::ParseResampleUnit(flags.bootstrap_by);
+  if (!unit.ok()) return unit.status();
+  options.bootstrap.unit = *unit;
+  absl::StatusOr<fitting::RolloutCheck> check = fitting::CheckRollout(fit.input.runs, options);
+  if (!check.ok()) {
+    // The full fit has already accepted the runs and exclusions, so what is
+    // left to go wrong is the rollout's own request.
+    return absl::Status(check.status().code(),
+                        absl::StrCat("--rollout ", request.budgets, ": ",
+                                     absl::StripPrefix(check.status().message(), "rollout: ")));
+  }
+  return check;
+}
+
 // One fit, rendered both ways; the caller prints one and adds provenance.
 struct FitReport {
   json object;
@@ -55,11 +90,18 @@ struct FitReport {
   RunsInput input;  // empty for the laws that read their own CSV format
 };
 
-absl::StatusOr<FitReport> ChinchillaReport(const FitFlags& flags, int holdout) {
+absl::StatusOr<FitReport> ChinchillaReport(const FitFlags& flags, int holdout,
+                                           const RolloutRequest& rollout) {
   absl::StatusOr<ChinchillaFitWithBootstrap> fit = FitChinchillaFromFlags(flags);
   if (!fit.ok()) return fit.status();
   absl::StatusOr<ExtrapolationReport> extrapolation = RunExtrapolationCheck(*fit, holdout);
   if (!extrapolation.ok()) return extrapolation.status();
+  std::optional<fitting::RolloutCheck> rollout_check;
+  if (rollout.budgets > 0) {
+    absl::StatusOr<fitting::RolloutCheck> check = RunRollout(flags, *fit, rollout);
+    if (!check.ok()) return check.status();
+    rollout_check = *std::move(check);
+  }
   FitReport report;
   report.object = FitJson(fit->fit, fit->bootstrap_or_null());
   report.table = FitTable(fit->fit, fit->bootstrap_or_null());
@@ -69,6 +111,10 @@ absl::StatusOr<FitReport> ChinchillaReport(const FitFlags& flags, int holdout) {
   }
   report.object["extrapolation"] = ExtrapolationJson(*extrapolation);
   report.table += ExtrapolationTable(*extrapolation);
+  if (rollout_check.has_value()) {
+    report.object["rollout"] = RolloutJson(*rollout_check);
+    report.table += RolloutTable(*rollout_check);
+  }
   report.input = std::move(fit->input);
   return report;
 }
@@ -277,6 +323,50 @@ absl::StatusOr<FitReport> PowerLawReport(const FitFlags& flags, const std::strin
   return FitReport{FitJson(*fit), FitTable(*fit), *std::move(input)};
 }
 
+// Reads --rollout and the flags it borrows. Given --rollout must be at least
+// 1 (leaving it out is how to skip it), and each fold needs a bootstrap, so
+// an explicit --bootstrap must give it at least 2 resamples.
+absl::StatusOr<RolloutRequest> ParseRolloutRequest(const CLI::App& command,
+                                                   const CLI::Option& rollout_option,
+                                                   const FitFlags& flags, const std::string& law,
+                                                   int budgets) {
+  RolloutRequest request;
+  if (rollout_option.count() == 0) return request;
+  if (budgets < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--rollout: expected how many of the largest compute budgets to hold out, at least 1, "
+        "got ",
+        budgets, " (leave the flag out to skip the rollout)"));
+  }
+  if (law != "chinchilla") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rollout: only --law chinchilla, not --law ", law));
+  }
+  if (flags.objective != "huber") {
+    return absl::InvalidArgumentError(
+        "--rollout: its prediction intervals come from the huber fit's bootstrap, not from "
+        "--objective mle");
+  }
+  request.budgets = budgets;
+  if (command.get_option("--bootstrap")->count() > 0) {
+    if (flags.bootstrap < 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--bootstrap: --rollout bootstraps every fold and needs at least 2 "
+                       "resamples, got ",
+                       flags.bootstrap));
+    }
+    request.resamples = flags.bootstrap;
+  }
+  if (command.get_option("--level")->count() > 0) {
+    if (!(flags.level > 0 && flags.level < 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--level: expected a level strictly between 0 and 1, got ", flags.level));
+    }
+    request.level = flags.level;
+  }
+  return request;
+}
+
 }  // namespace
 
 void AddFitCommand(CLI::App& app, int* exit_code) {
@@ -285,6 +375,7 @@ void AddFitCommand(CLI::App& app, int* exit_code) {
   auto x_axis = std::make_shared<std::string>("params");
   auto holdout = std::make_shared<int>(2);
   auto flop_values = std::make_shared<int>(40);
+  auto rollout = std::make_shared<int>(0);
   CLI::App* command = app.add_subcommand(
       "fit",
       "Fit a scaling law to finished runs: Chinchilla approach 3, L(N, D) = E + A/N^alpha "
@@ -304,6 +395,8 @@ void AddFitCommand(CLI::App& app, int* exit_code) {
       "  scalelaw fit --csv isoflop_runs.csv --law isoflop --json\n"
       "  scalelaw fit --csv runs.csv --bootstrap 200 --level 0.9 --seed 1\n"
       "  scalelaw fit --csv runs.csv --holdout 3          # extrapolation check on 3 runs\n"
+      "  scalelaw fit --csv runs.csv --rollout 3          # predict each of the 3 largest "
+      "budgets from the smaller ones\n"
       "  scalelaw fit --csv runs.csv --objective mle      # adds the residual scale sigma\n"
       "  scalelaw fit --csv runs.csv --law kaplan\n"
       "  scalelaw fit --csv curves.csv --law envelope     # params,tokens,loss[,flops],run\n"
@@ -327,6 +420,12 @@ void AddFitCommand(CLI::App& app, int* exit_code) {
                    "runs and report the relative error of predicting them; 0 disables")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  CLI::Option* rollout_option = command->add_option(
+      "--rollout", *rollout,
+      "leave-future-out validation (chinchilla): for each of the K largest compute budgets "
+      "(runs within 1% of one compute are one budget), fit only the smaller budgets, "
+      "bootstrap (--bootstrap resamples, default 100; --level, default 0.9) and predict "
+      "its runs with prediction intervals; reports relative errors and coverage");
   command
       ->add_option("--flop-values", *flop_values,
                    "envelope: log-spaced FLOP values at which the lowest-loss size is taken")
@@ -335,7 +434,11 @@ void AddFitCommand(CLI::App& app, int* exit_code) {
   command->add_option("--x", *x_axis, "x of the power law")
       ->check(CLI::IsMember({"params", "tokens", "compute"}))
       ->capture_default_str();
-  command->callback([flags, law, x_axis, holdout, flop_values, exit_code] {
+  command->callback([command, rollout_option, flags, law, x_axis, holdout, flop_values, rollout,
+                     exit_code] {
+    absl::StatusOr<RolloutRequest> rollout_request =
+        ParseRolloutRequest(*command, *rollout_option, *flags, *law, *rollout);
+    if (!rollout_request.ok()) return (void)FailFit(rollout_request.status(), exit_code);
     if (flags->bootstrap > 0 && *law != "chinchilla" && *law != "trend" && *law != "isoflop" &&
         *law != "envelope") {
       return (void)FailFit(
@@ -371,7 +474,12 @@ void AddFitCommand(CLI::App& app, int* exit_code) {
     absl::StatusOr<FitReport> report = absl::UnknownError("unreachable");
     if (*law == "chinchilla") {
       options["holdout"] = *holdout;
-      report = ChinchillaReport(*flags, *holdout);
+      if (rollout_request->budgets > 0) {
+        options["rollout"] = {{"budgets", rollout_request->budgets},
+                              {"resamples", rollout_request->resamples},
+                              {"level", rollout_request->level}};
+      }
+      report = ChinchillaReport(*flags, *holdout, *rollout_request);
     } else if (*law == "kaplan") {
       report = KaplanReport(*flags);
     } else if (*law == "bcrit") {

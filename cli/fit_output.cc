@@ -315,6 +315,101 @@ std::string ExtrapolationTable(const ExtrapolationReport& report) {
   return out;
 }
 
+json RolloutJson(const fitting::RolloutCheck& check) {
+  json folds = json::array();
+  int folds_run = 0;
+  for (const fitting::RolloutFold& fold : check.folds) {
+    json out = {{"rank", fold.rank},
+                {"compute", fold.compute},
+                {"n_held_out", fold.n_held_out},
+                {"n_fitted", fold.n_fitted},
+                {"n_sizes", fold.n_sizes}};
+    if (!fold.skipped.empty()) {
+      out["skipped"] = fold.skipped;
+      out["runs"] = json::array();
+      folds.push_back(std::move(out));
+      continue;
+    }
+    ++folds_run;
+    out["params"] = ParamsJson(fold.fit.params);
+    out["converged"] = fold.fit.converged;
+    out["objective"] = fold.fit.objective;
+    out["bootstrap"] = {{"resamples", fold.bootstrap_resamples}, {"failed", fold.bootstrap_failed}};
+    out["residual_scale"] = fold.residual_scale;
+    json runs = json::array();
+    for (const fitting::RolloutRun& run : fold.runs) {
+      runs.push_back({{"id", run.id},
+                      {"params", run.params},
+                      {"tokens", run.tokens},
+                      {"compute", run.compute},
+                      {"actual", run.actual},
+                      {"predicted", run.predicted},
+                      {"parameter_interval", IntervalJson(run.parameter_interval)},
+                      {"prediction_interval", IntervalJson(run.prediction_interval)},
+                      {"relative_error", run.relative_error},
+                      {"inside", run.inside}});
+    }
+    out["runs"] = std::move(runs);
+    folds.push_back(std::move(out));
+  }
+  return {{"budgets", check.budgets},
+          {"n_budgets", check.n_budgets},
+          {"level", check.level},
+          {"folds", std::move(folds)},
+          {"summary",
+           {{"n_predicted", check.n_predicted},
+            {"n_inside", check.n_inside},
+            {"coverage", check.coverage},
+            {"median_abs_relative_error", check.median_abs_relative_error},
+            {"folds_run", folds_run},
+            {"folds_skipped", static_cast<int>(check.folds.size()) - folds_run}}}};
+}
+
+std::string RolloutTable(const fitting::RolloutCheck& check) {
+  std::string out = absl::StrFormat(
+      "rollout (leave-future-out): each of the %d largest of %d compute budgets predicted by a "
+      "fit of the smaller ones, with %g%% bootstrap prediction intervals\n",
+      check.budgets, check.n_budgets, 100 * check.level);
+  int folds_run = 0;
+  for (const fitting::RolloutFold& fold : check.folds) {
+    absl::StrAppendFormat(&out,
+                          "  fold %d: budget %.4g FLOPs, %d run(s) held out, %d fitted (%d sizes)",
+                          fold.rank, fold.compute, fold.n_held_out, fold.n_fitted, fold.n_sizes);
+    if (!fold.skipped.empty()) {
+      absl::StrAppendFormat(&out, ": skipped, %s\n", fold.skipped);
+      continue;
+    }
+    ++folds_run;
+    absl::StrAppendFormat(&out,
+                          ": alpha = %.4f, beta = %.4f%s, residual scale %.4g, %d resamples "
+                          "(%d failed)\n",
+                          fold.fit.params.alpha, fold.fit.params.beta,
+                          fold.fit.converged ? "" : " (not converged)", fold.residual_scale,
+                          fold.bootstrap_resamples, fold.bootstrap_failed);
+    absl::StrAppendFormat(&out, "    %-14s %-10s %-10s %-10s %-9s %-9s %-19s %-10s %s\n", "id",
+                          "params", "tokens", "compute", "actual", "predicted",
+                          "prediction interval", "rel. error", "inside");
+    for (const fitting::RolloutRun& run : fold.runs) {
+      absl::StrAppendFormat(
+          &out, "    %-14s %-10.4g %-10.4g %-10.4g %-9.5f %-9.5f %-19s %-+10.4f %s\n", run.id,
+          run.params, run.tokens, run.compute, run.actual, run.predicted,
+          absl::StrFormat("[%.4f, %.4f]", run.prediction_interval.lo, run.prediction_interval.hi),
+          run.relative_error, run.inside ? "yes" : "no");
+    }
+  }
+  if (check.n_predicted == 0) {
+    absl::StrAppendFormat(&out, "  summary: no fold ran (%zu skipped)\n", check.folds.size());
+    return out;
+  }
+  absl::StrAppendFormat(&out,
+                        "  summary: %d run(s) predicted in %d of %zu folds; median |rel. error| "
+                        "%.4f; coverage %d/%d = %.3f of the %g%% prediction intervals\n",
+                        check.n_predicted, folds_run, check.folds.size(),
+                        check.median_abs_relative_error, check.n_inside, check.n_predicted,
+                        check.coverage, 100 * check.level);
+  return out;
+}
+
 json FitJson(const fitting::KaplanFitResult& fit) {
   json out = {{"law", "kaplan"},
               {"params",

@@ -16,7 +16,16 @@
 // `--law chinchilla` adds "extrapolation": {"held_out": k, "points": [{"id",
 // "compute", "actual", "predicted", "relative_error"}], "max_relative_error",
 // "refit_params", "refit_objective", "refit_converged"}, or {"held_out": 0,
-// "requested", "skipped": reason} when the check did not run;
+// "requested", "skipped": reason} when the check did not run; with
+// --rollout K also "rollout": {"budgets": K, "n_budgets", "level", "folds":
+// [{"rank", "compute", "n_held_out", "n_fitted", "n_sizes", then either
+// "skipped": reason or "params", "converged", "objective", "bootstrap":
+// {"resamples", "failed"}, "residual_scale", and "runs": [{"id", "params",
+// "tokens", "compute", "actual", "predicted", "parameter_interval": [lo,
+// hi], "prediction_interval": [lo, hi], "relative_error": (predicted −
+// actual) / actual, "inside"}]}], "summary": {"n_predicted", "n_inside",
+// "coverage", "median_abs_relative_error", "folds_run", "folds_skipped"}}
+// (coverage and the median are null when no fold ran);
 // --law kaplan "params": {"N_c", "D_c", "alpha_N", "alpha_D"};
 // --objective mle (chinchilla): "params" are the maximum-likelihood law's,
 // plus "objective_kind": "mle", "sigma", "huber_c", "negative_log_likelihood",
@@ -60,6 +69,7 @@
 #include "fitting/kaplan_fit.h"
 #include "fitting/observation.h"
 #include "fitting/power_law.h"
+#include "fitting/rollout_check.h"
 
 namespace scalelaw::cli {
 
@@ -77,6 +87,7 @@ nlohmann::ordered_json FitJson(const fitting::IsoflopFitResult& fit,
                                const fitting::IsoflopBootstrap* bootstrap = nullptr);
 nlohmann::ordered_json FitJson(const fitting::KaplanFitResult& fit);
 nlohmann::ordered_json ExtrapolationJson(const ExtrapolationReport& report);
+nlohmann::ordered_json RolloutJson(const fitting::RolloutCheck& check);
 
 // {"input": path, "sha256": of the file, "options", "code_version", "time":
 // ISO 8601 UTC}: what every JSON fit output carries as "provenance".
@@ -102,6 +113,7 @@ std::string FitTable(const fitting::IsoflopFitResult& fit,
                      const fitting::IsoflopBootstrap* bootstrap = nullptr);
 std::string FitTable(const fitting::KaplanFitResult& fit);
 std::string ExtrapolationTable(const ExtrapolationReport& report);
+std::string RolloutTable(const fitting::RolloutCheck& check);
 
 // Pieces of the above that the subcommands use directly.
 nlohmann::ordered_json IntervalJson(const fitting::Interval& interval);

@@ -12,6 +12,7 @@
 #include "cli/fit_output.h"
 #include "fitting/bootstrap.h"
 #include "fitting/compute_optimal.h"
+#include "fitting/prediction_interval.h"
 
 namespace scalelaw::cli {
 
@@ -28,7 +29,9 @@ void AddPredictCommand(CLI::App& app, int* exit_code) {
   command->footer(
       "Examples:\n"
       "  scalelaw predict --params 7e9 --tokens 1.4e12 --csv runs.csv\n"
-      "  scalelaw predict --params 7e9 --tokens 1.4e12 --csv runs.csv --json");
+      "  scalelaw predict --params 7e9 --tokens 1.4e12 --csv runs.csv --json\n"
+      "  scalelaw predict --params 7e9 --tokens 1.4e12 --csv runs.csv --bootstrap 200  # + "
+      "prediction interval");
   command->add_option("--params", *params_text, "model parameters N")->required();
   command->add_option("--tokens", *tokens_text, "training tokens D")->required();
   AddFitFlags(command, flags.get());
@@ -47,14 +50,25 @@ void AddPredictCommand(CLI::App& app, int* exit_code) {
     if (fit->mle.has_value())
       prediction = fit->mle->PredictionInterval(*params, *tokens, flags->level);
     std::optional<fitting::Interval> interval;
+    // With a bootstrap (never with the MLE, which FitChinchillaFromFlags
+    // refuses): where one new run should land, the law's uncertainty plus
+    // the fit's residual scatter. `interval` alone is only where the law's
+    // mean lies, and narrows to nothing as runs are added.
+    std::optional<fitting::LossPrediction> bootstrap_prediction;
     if (fit->bootstrap.has_value()) {
-      interval = fitting::DerivedInterval(*fit->bootstrap, [&](const fitting::ChinchillaParams& law) {
-        return law.Loss(*params, *tokens);
-      });
+      interval = fitting::DerivedInterval(
+          *fit->bootstrap,
+          [&](const fitting::ChinchillaParams& law) { return law.Loss(*params, *tokens); });
+      bootstrap_prediction = fitting::PredictLoss(fit->fit, *fit->bootstrap, *params, *tokens);
     }
     if (flags->json) {
       json out = {{"params", *params}, {"tokens", *tokens}, {"loss", loss}};
       if (interval.has_value()) out["intervals"] = {{"loss", IntervalJson(*interval)}};
+      if (bootstrap_prediction.has_value()) {
+        out["prediction_interval"] = IntervalJson(bootstrap_prediction->prediction_interval);
+        out["residual_scale"] = bootstrap_prediction->residual_scale;
+        out["level"] = bootstrap_prediction->level;
+      }
       if (prediction.has_value()) {
         out["sigma"] = fit->mle->sigma;
         out["prediction_interval"] = {{"loss", IntervalJson(*prediction)}, {"level", flags->level}};
@@ -81,6 +95,15 @@ void AddPredictCommand(CLI::App& app, int* exit_code) {
                                    fit->mle->sigma);
     }
     std::cout << "\n";
+    if (bootstrap_prediction.has_value()) {
+      const fitting::LossPrediction& p = *bootstrap_prediction;
+      std::cout << absl::StrFormat(
+          "%g%% intervals: parameter [%.5f, %.5f] (the law's uncertainty alone); prediction "
+          "[%.5f, %.5f] (law uncertainty plus the fit's residual scatter, residual scale "
+          "%.4g in log loss: where one new run should land)\n",
+          100 * p.level, p.parameter_interval.lo, p.parameter_interval.hi, p.prediction_interval.lo,
+          p.prediction_interval.hi, p.residual_scale);
+    }
   });
 }
 

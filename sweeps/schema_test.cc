@@ -54,7 +54,7 @@ TEST(SpecSchemaTest, SchemaAndParserKnowTheSameKeys) {
   const std::string base = "name: s\nmodels: [1e5]\ntokens: [1e6]\n";
   const nlohmann::json& top = schema.at("properties");
   EXPECT_EQ(SchemaKeys(schema), ParserKeys(base + "not_a_key: 1\n"));
-  for (const char* section : {"optimizer", "data", "training", "isoflop", "launcher"}) {
+  for (const char* section : {"optimizer", "data", "training", "isoflop", "launcher", "forecast"}) {
     SCOPED_TRACE(section);
     EXPECT_EQ(SchemaKeys(top.at(section)),
               ParserKeys(base + section + ":\n  not_a_key: 1\n"));
@@ -69,6 +69,8 @@ TEST(SpecSchemaTest, SchemaAndParserKnowTheSameKeys) {
   EXPECT_EQ(SchemaKeys(batch_rule), ParserKeys(base + "training:\n  batch_rule:\n    not_a_key: 1\n"));
   EXPECT_EQ(SchemaKeys(batch_rule.at("properties").at("critical_batch").at("items")),
             ParserKeys(base + "training:\n  batch_rule:\n    critical_batch: [{not_a_key: 1}]\n"));
+  EXPECT_EQ(SchemaKeys(top.at("forecast").at("properties").at("targets").at("items")),
+            ParserKeys(base + "forecast:\n  targets: [{not_a_key: 1}]\n"));
   const nlohmann::json& sizes = top.at("models").at("items").at("oneOf");
   EXPECT_EQ(SchemaKeys(sizes.at(2).at("properties").at("shape")),
             ParserKeys("name: s\nmodels: [{shape: {not_a_key: 1}}]\ntokens: [1e6]\n"));

@@ -33,6 +33,17 @@ with open(sys.argv[2], "w") as f:
 "$scalelaw" optimal --target-loss 2.3 --csv "$dir/runs.csv" --json > "$dir/target.json"
 "$scalelaw" predict --params 7e9 --tokens 1.4e12 --csv "$dir/runs.csv" --json > "$dir/predict.json"
 "$scalelaw" fit --csv "$dir/runs.csv" --law isoflop --json > "$dir/isoflop.json"
+# A prediction interval beside the bootstrap's parameter interval, and the
+# rollout: the 1e20 budget predicted from 1e18 and 1e19, then 1e19 from 1e18
+# (default 100 resamples and level 0.9 per fold).
+"$scalelaw" predict --params 7e9 --tokens 1.4e12 --csv "$dir/runs.csv" --bootstrap 50 --json \
+  > "$dir/predict_boot.json"
+"$scalelaw" fit --csv "$dir/runs.csv" --rollout 2 --json > "$dir/rollout.json"
+# More budgets than the runs have is bad input, and the error names the flag.
+if "$scalelaw" fit --csv "$dir/runs.csv" --rollout 4 2> "$dir/rollout_err.txt"; then
+  echo "fit --rollout 4 on 3 budgets should fail" >&2; exit 1
+fi
+grep -q -- "--rollout 4: .*3 distinct compute budgets" "$dir/rollout_err.txt"
 
 /usr/bin/python3 - "$dir" <<'PY'
 import json, math, sys
@@ -64,6 +75,41 @@ iso = load("isoflop.json")
 assert iso["law"] == "isoflop" and len(iso["budgets"]) == 3, iso
 # N_opt ~ C^a with a = beta / (alpha + beta) = 0.4516 for the generating law.
 assert abs(iso["params"]["a"] - 0.4516) < 0.1 and abs(iso["params"]["a"] + iso["params"]["b"] - 1) < 1e-6, iso
+boot = load("predict_boot.json")
+lo, hi = boot["prediction_interval"]
+plo, phi = boot["intervals"]["loss"]
+assert lo <= boot["loss"] <= hi, boot
+# The residual scatter only adds to the law's own uncertainty.
+assert hi - lo >= phi - plo, boot
+assert boot["level"] == 0.95 and boot["residual_scale"] > 0, boot
+roll = load("rollout.json")
+assert roll["law"] == "chinchilla" and "extrapolation" in roll, roll.keys()
+r = roll["rollout"]
+assert r["budgets"] == 2 and r["n_budgets"] == 3 and r["level"] == 0.9, r
+folds = r["folds"]
+assert len(folds) == 2, folds
+errors, inside = [], 0
+for rank, (fold, budget, fitted) in enumerate(zip(folds, (1e20, 1e19), (14, 7)), start=1):
+    assert fold["rank"] == rank and "skipped" not in fold, fold
+    assert abs(fold["compute"] / budget - 1) < 1e-9, fold
+    assert fold["n_fitted"] == fitted and fold["n_held_out"] == 7 == len(fold["runs"]), fold
+    assert fold["bootstrap"]["resamples"] + fold["bootstrap"]["failed"] == 100, fold
+    q = fold["params"]
+    for run in fold["runs"]:
+        assert abs(run["compute"] / budget - 1) < 1e-9, run
+        pred, actual = run["predicted"], run["actual"]
+        assert abs(pred / (q["E"] + q["A"] / run["params"] ** q["alpha"]
+                           + q["B"] / run["tokens"] ** q["beta"]) - 1) < 1e-9, run
+        assert abs(run["relative_error"] - (pred - actual) / actual) < 1e-12, run
+        lo, hi = run["prediction_interval"]
+        assert run["inside"] == (lo <= actual <= hi), run
+        errors.append(abs(run["relative_error"]))
+        inside += run["inside"]
+s = r["summary"]
+assert s["n_predicted"] == 14 and s["n_inside"] == inside and s["folds_run"] == 2, s
+assert abs(s["coverage"] - inside / 14) < 1e-12, s
+errors.sort()
+assert abs(s["median_abs_relative_error"] - (errors[6] + errors[7]) / 2) < 1e-12, s
 print("ok")
 PY
 echo "fit interfaces: ok"
