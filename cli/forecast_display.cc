@@ -28,17 +28,17 @@ std::string Rfc3339Ms(int64_t unix_ms) {
 
 std::string FormatForecasts(const std::vector<v1::ForecastOutcome>& outcomes) {
   if (outcomes.empty()) return "";
-  std::string out = absl::StrFormat("%-10s %10s %10s %10s %9s %19s %9s %9s %7s\n", "target",
-                                    "params", "tokens", "C (6ND)", "predicted", "interval",
-                                    "actual", "rel.err", "inside");
+  std::string out =
+      absl::StrFormat("%-10s %10s %10s %10s %9s %19s %9s %9s %7s\n", "target", "params", "tokens",
+                      "C (6ND)", "predicted", "interval", "actual", "rel.err", "inside");
   for (const v1::ForecastOutcome& outcome : outcomes) {
     const v1::Forecast& f = outcome.forecast();
     if (!f.error().empty()) {
       absl::StrAppendFormat(&out, "%-10s no forecast: %s\n", f.target(), f.error());
       continue;
     }
-    const std::string interval = absl::StrFormat("[%.4f, %.4f]", f.prediction_interval().lo(),
-                                                 f.prediction_interval().hi());
+    const std::string interval =
+        absl::StrFormat("[%.4f, %.4f]", f.prediction_interval().lo(), f.prediction_interval().hi());
     std::string actual = TrialStateName(outcome.state());
     std::string error = "-", inside = "-";
     if (outcome.has_actual_loss()) {
@@ -89,9 +89,10 @@ nlohmann::ordered_json ForecastsJson(const std::vector<v1::ForecastOutcome>& out
                                             : nlohmann::ordered_json(nullptr);
     row["state"] = TrialStateName(outcome.state());
     row["fitted_at"] = Rfc3339Ms(f.fitted_ms());
-    row["first_target_lease_at"] = outcome.first_target_lease_ms() > 0
-                                       ? nlohmann::ordered_json(Rfc3339Ms(outcome.first_target_lease_ms()))
-                                       : nlohmann::ordered_json(nullptr);
+    row["first_target_lease_at"] =
+        outcome.first_target_lease_ms() > 0
+            ? nlohmann::ordered_json(Rfc3339Ms(outcome.first_target_lease_ms()))
+            : nlohmann::ordered_json(nullptr);
     if (f.params_opt() > 0) {
       row["params_opt"] = f.params_opt();
       row["tokens_opt"] = f.tokens_opt();

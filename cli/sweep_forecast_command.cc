@@ -44,9 +44,10 @@ void AddSweepForecastCommand(CLI::App& sweep, std::shared_ptr<const SweepGroupFl
       return;
     }
     if (outcomes->empty()) {
-      std::printf("sweep %s has no stored forecasts (no forecast: block, or its ladder is still "
-                  "running)\n",
-                  args->sweep_id.c_str());
+      std::printf(
+          "sweep %s has no stored forecasts (no forecast: block, or its ladder is still "
+          "running)\n",
+          args->sweep_id.c_str());
       return;
     }
     std::printf("%s", FormatForecasts(*outcomes).c_str());

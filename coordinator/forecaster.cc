@@ -39,12 +39,12 @@ double CountOf(const v1::TrialSpec& spec, const std::string& param_count) {
 absl::StatusOr<v1::TrialSpec> SizeComputeTarget(const v1::SweepSpec& spec,
                                                 const v1::TrialSpec& placeholder,
                                                 const fitting::ComputeOptimal& optimum) {
-  const v1::ModelShape shape = sweeps::ShapeForParams(optimum.params, spec.context(),
-                                                      sweeps::VocabSizeOf(spec.data()));
+  const v1::ModelShape shape =
+      sweeps::ShapeForParams(optimum.params, spec.context(), sweeps::VocabSizeOf(spec.data()));
   const double params = static_cast<double>(sweeps::CountParams(shape).total);
   const uint64_t tokens_per_step = sweeps::TokensPerStep(spec.training(), shape);
-  const auto steps = static_cast<uint64_t>(
-      std::max(2.0, std::round(optimum.compute / (6 * params) / static_cast<double>(tokens_per_step))));
+  const auto steps = static_cast<uint64_t>(std::max(
+      2.0, std::round(optimum.compute / (6 * params) / static_cast<double>(tokens_per_step))));
   v1::TrialSpec trial = sweeps::MakeTrial(spec, placeholder.sweep_id(), shape, optimum.params,
                                           steps * tokens_per_step, placeholder.seed());
   trial.set_trial_id(placeholder.trial_id());
@@ -117,7 +117,8 @@ absl::StatusOr<SweepForecasts> MakeForecasts(const SweepRecord& sweep,
       absl::StatusOr<fitting::ComputeOptimal> optimum =
           fitting::OptimalAllocation(fit->fit.params, spec.flops());
       if (!optimum.ok()) {
-        forecast.set_error(absl::StrCat("no compute-optimal allocation: ", optimum.status().message()));
+        forecast.set_error(
+            absl::StrCat("no compute-optimal allocation: ", optimum.status().message()));
         continue;
       }
       forecast.set_params_opt(optimum->params);

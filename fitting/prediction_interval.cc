@@ -10,8 +10,8 @@ LossPrediction PredictLoss(const ChinchillaFitResult& fit, const ChinchillaBoots
   LossPrediction out;
   out.level = bootstrap.level;
   out.loss = fit.params.Loss(params, tokens);
-  out.parameter_interval =
-      DerivedInterval(bootstrap, [&](const ChinchillaParams& law) { return law.Loss(params, tokens); });
+  out.parameter_interval = DerivedInterval(
+      bootstrap, [&](const ChinchillaParams& law) { return law.Loss(params, tokens); });
 
   const double n = static_cast<double>(fit.residuals.size());
   constexpr double kFittedParams = 5;

@@ -37,8 +37,8 @@ absl::Status CheckLadder(const std::vector<v1::TrialSpec>& ladder) {
   if (sizes.size() < kMinLadderSizes || points < kMinLadderPoints) {
     return absl::InvalidArgumentError(absl::StrCat(
         "forecast: the ladder (models x tokens) has ", sizes.size(), " model sizes and ", points,
-        " fit points; a forecast needs at least ", kMinLadderSizes, " sizes and ",
-        kMinLadderPoints, " points to fit L(N, D) = E + A/N^alpha + B/D^beta"));
+        " fit points; a forecast needs at least ", kMinLadderSizes, " sizes and ", kMinLadderPoints,
+        " points to fit L(N, D) = E + A/N^alpha + B/D^beta"));
   }
   return absl::OkStatus();
 }
@@ -77,23 +77,24 @@ absl::StatusOr<std::vector<v1::TrialSpec>> PlanForecastTargets(
       trial.set_flops(compute);
     } else {
       const v1::ModelShape shape = ResolveShape(spec, target.size());
-      const double target_params = target.size().has_target_params() ? target.size().target_params() : 0;
+      const double target_params =
+          target.size().has_target_params() ? target.size().target_params() : 0;
       const auto tokens = static_cast<uint64_t>(std::llround(target.tokens()));
       const uint64_t tokens_per_step = TokensPerStep(spec.training(), shape);
       if (tokens < 2 * tokens_per_step) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ".tokens: must be at least two optimiser steps (", 2 * tokens_per_step,
-            " tokens), got ", tokens));
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".tokens: must be at least two optimiser steps (",
+                         2 * tokens_per_step, " tokens), got ", tokens));
       }
       trial = MakeTrial(spec, sweep_id, shape, target_params, tokens, seed);
       compute = SixND(trial);
     }
     if (compute <= ladder_compute) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ": its compute (6ND = ", absl::StrFormat("%.3g", compute),
-          " FLOPs) is inside the ladder's range: the largest ladder trial, ", largest->trial_id(),
-          ", spends ", absl::StrFormat("%.3g", ladder_compute),
-          " FLOPs; a forecast target must lie beyond every trial it is fitted on"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": its compute (6ND = ", absl::StrFormat("%.3g", compute),
+                       " FLOPs) is inside the ladder's range: the largest ladder trial, ",
+                       largest->trial_id(), ", spends ", absl::StrFormat("%.3g", ladder_compute),
+                       " FLOPs; a forecast target must lie beyond every trial it is fitted on"));
     }
     // A WSD ladder's points share one warmup per size; the target warms up
     // as they did, then is one whole WSD run (the same trajectory as a

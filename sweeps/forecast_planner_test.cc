@@ -55,9 +55,9 @@ TEST(ForecastPlannerTest, SpecWithoutForecastStoresNone) {
 
 TEST(ForecastPlannerTest, WsdTargetWarmsUpAsTheLadder) {
   const std::string wsd = std::string(kLadder) + "optimizer: {schedule: wsd}\n";
-  auto trials = Plan(
-      "forecast: {targets: [{shape: {n_layer: 1, d_model: 96, n_head: 3}, tokens: 163840}]}\n",
-      wsd);
+  auto trials =
+      Plan("forecast: {targets: [{shape: {n_layer: 1, d_model: 96, n_head: 3}, tokens: 163840}]}\n",
+           wsd);
   ASSERT_TRUE(trials.ok()) << trials.status();
   const v1::TrialSpec& target = trials->back();
   EXPECT_EQ(target.wsd().role(), v1::TRIAL_ROLE_UNSPECIFIED);
@@ -75,8 +75,8 @@ TEST(ForecastPlannerTest, ComputeTargetIsAPlaceholderUntilTheFit) {
 
 TEST(ForecastPlannerTest, RefusesATargetInsideTheLadder) {
   // 1 x 48 on 81920 tokens is a ladder trial's own compute.
-  auto trials = Plan(
-      "forecast: {targets: [{shape: {n_layer: 1, d_model: 48, n_head: 1}, tokens: 81920}]}\n");
+  auto trials =
+      Plan("forecast: {targets: [{shape: {n_layer: 1, d_model: 48, n_head: 1}, tokens: 81920}]}\n");
   ASSERT_FALSE(trials.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(trials.status()));
   EXPECT_THAT(std::string(trials.status().message()),
@@ -94,8 +94,9 @@ TEST(ForecastPlannerTest, RefusesALadderTooSmallToFit) {
       "tokens: [40960, 81920, 163840]\ntraining: {batch_size: 16}\n";
   auto trials = Plan("forecast: {targets: [{compute: 1.0e13}]}\n", two_sizes);
   ASSERT_FALSE(trials.ok());
-  EXPECT_THAT(std::string(trials.status().message()),
-              HasSubstr("forecast: the ladder (models x tokens) has 2 model sizes and 6 fit points"));
+  EXPECT_THAT(
+      std::string(trials.status().message()),
+      HasSubstr("forecast: the ladder (models x tokens) has 2 model sizes and 6 fit points"));
   const std::string four_points = std::string(kLadder).replace(
       std::string(kLadder).find("tokens: [40960, 81920]"), 22, "tokens: [40960]");
   auto few = Plan("forecast: {targets: [{compute: 1.0e13}]}\n", four_points);
