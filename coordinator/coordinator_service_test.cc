@@ -410,13 +410,15 @@ TEST_F(CoordinatorServiceTest, TokenIsRequiredOnEveryCall) {
     EXPECT_TRUE(refused(&Stub::ResumeSweep, v1::ResumeSweepRequest(), v1::ResumeSweepResponse()));
     EXPECT_TRUE(refused(&Stub::ListTrials, v1::ListTrialsRequest(), v1::ListTrialsResponse()));
     EXPECT_TRUE(refused(&Stub::GetFit, v1::GetFitRequest(), v1::FitResult()));
-    // Twelve unary methods and the stream below: the service's whole surface
+    EXPECT_TRUE(
+        refused(&Stub::GetForecasts, v1::GetForecastsRequest(), v1::GetForecastsResponse()));
+    // Thirteen unary methods and the stream below: the service's whole surface
     // (a new RPC fails here until it is added to this list).
     const google::protobuf::ServiceDescriptor* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
             v1::Coordinator::service_full_name());
     ASSERT_NE(service, nullptr);
-    EXPECT_EQ(service->method_count(), 13);
+    EXPECT_EQ(service->method_count(), 14);
   }
   {
     // The metric stream is refused too.
