@@ -107,18 +107,21 @@ absl::StatusOr<SweepForecasts> MakeForecasts(const SweepRecord& sweep,
     forecast.set_fitted_ms(now_ms);
     forecast.set_code_version(fitting::CodeVersion());
     forecast.set_options(OptionsText(plan));
+    const bool compute_target = target->spec().tokens() == 0;
     if (!fit.ok()) {
       forecast.set_error(absl::StrCat("the ladder could not be fitted: ", fit.status().message()));
+      if (compute_target) out.failed_targets.emplace_back(forecast.trial_id(), forecast.error());
       continue;
     }
     *forecast.mutable_fit() = fit->result;
     v1::TrialSpec spec = target->spec();
-    if (spec.tokens() == 0) {  // a compute target, sized now
+    if (compute_target) {  // sized now
       absl::StatusOr<fitting::ComputeOptimal> optimum =
           fitting::OptimalAllocation(fit->fit.params, spec.flops());
       if (!optimum.ok()) {
         forecast.set_error(
             absl::StrCat("no compute-optimal allocation: ", optimum.status().message()));
+        out.failed_targets.emplace_back(forecast.trial_id(), forecast.error());
         continue;
       }
       forecast.set_params_opt(optimum->params);
@@ -160,8 +163,8 @@ absl::StatusOr<int> Forecaster::ForecastReadySweeps() {
     if (!LadderEnded(trials)) continue;
     SCALELAW_ASSIGN_OR_RETURN(SweepForecasts made,
                               MakeForecasts(sweep, trials, clock_->NowMs(), options_));
-    absl::Status stored_now =
-        store_->InsertForecasts(sweep.sweep_id, made.forecasts, made.target_specs);
+    absl::Status stored_now = store_->InsertForecasts(sweep.sweep_id, made.forecasts,
+                                                      made.target_specs, made.failed_targets);
     // Another coordinator on the same store got there first: theirs stands.
     if (!stored_now.ok() && !absl::IsAlreadyExists(stored_now)) return stored_now;
     done_.insert(sweep.sweep_id);
@@ -169,6 +172,14 @@ absl::StatusOr<int> Forecaster::ForecastReadySweeps() {
       ++forecast;
       if (observer_ != nullptr) {
         for (const v1::Forecast& f : made.forecasts) observer_->OnForecastStored(f);
+        for (const auto& [trial_id, reason] : made.failed_targets) {
+          for (v1::Trial trial : trials) {
+            if (trial.spec().trial_id() != trial_id) continue;
+            trial.set_state(v1::TRIAL_STATE_FAILED);
+            trial.set_reason(reason);
+            observer_->OnTrialWritten(trial, v1::TRIAL_STATE_PENDING);
+          }
+        }
       }
     }
   }

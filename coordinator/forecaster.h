@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,10 +35,13 @@ struct ForecastOptions {
   int num_threads = 2;  // of the fit and its bootstrap
 };
 
-// The forecasts of one sweep and the final specs of its compute targets.
+// The forecasts of one sweep, the final specs of its compute targets, and the
+// compute targets that could not be sized (no fit, no optimum): they end
+// FAILED with the forecast's error instead of running without tokens.
 struct SweepForecasts {
   std::vector<v1::Forecast> forecasts;
   std::vector<v1::TrialSpec> target_specs;
+  std::vector<std::pair<std::string, std::string>> failed_targets;  // (trial id, reason)
 };
 
 // Whether `trials` (a sweep's, in plan order) are ready for forecasting:

@@ -374,7 +374,9 @@ absl::StatusOr<std::vector<v1::Trial>> Store::ListPendingDependents(const std::s
 
 absl::Status Store::InsertForecasts(const std::string& sweep_id,
                                     const std::vector<v1::Forecast>& forecasts,
-                                    const std::vector<v1::TrialSpec>& target_specs) {
+                                    const std::vector<v1::TrialSpec>& target_specs,
+                                    const std::vector<std::pair<std::string, std::string>>&
+                                        failed_targets) {
   std::lock_guard lock(mu_);
   return InTransaction([&]() -> absl::Status {
     {
@@ -410,6 +412,15 @@ absl::Status Store::InsertForecasts(const std::string& sweep_id,
             "trial '", spec.trial_id(), "' is not a pending forecast target of sweep '", sweep_id,
             "'"));
       }
+    }
+    SCALELAW_ASSIGN_OR_RETURN(
+        auto fail, Statement(absl::StrCat("UPDATE trials SET state = ", v1::TRIAL_STATE_FAILED,
+                                          ", reason = ? WHERE trial_id = ? AND sweep_id = ? AND "
+                                          "forecast_target != '' AND state = ",
+                                          kPending)));
+    for (const auto& [trial_id, reason] : failed_targets) {
+      fail->Bind(1, reason).Bind(2, trial_id).Bind(3, sweep_id);
+      SCALELAW_RETURN_IF_ERROR(fail->Run());
     }
     return absl::OkStatus();
   });

@@ -126,14 +126,16 @@ class Store {
   absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(const std::string& trial_id);
 
   // --- forecasts -----------------------------------------------------------
-  // Stores a sweep's forecasts and the final specs of its compute targets'
+  // Stores a sweep's forecasts, the final specs of its compute targets'
   // trials (sized from the fit; only PENDING forecast targets are rewritten)
-  // in one transaction. ALREADY_EXISTS when the sweep has forecasts already:
+  // and ends `failed_targets` (trial id, reason) FAILED, in one transaction. ALREADY_EXISTS when the sweep has forecasts already:
   // a stored forecast is never rewritten (the schema's triggers refuse an
   // UPDATE or DELETE too).
   absl::Status InsertForecasts(const std::string& sweep_id,
                                const std::vector<v1::Forecast>& forecasts,
-                               const std::vector<v1::TrialSpec>& target_specs);
+                               const std::vector<v1::TrialSpec>& target_specs,
+                               const std::vector<std::pair<std::string, std::string>>&
+                                   failed_targets = {});
   // A sweep's forecasts in target order; empty before they are stored.
   absl::StatusOr<std::vector<v1::Forecast>> ListForecasts(const std::string& sweep_id);
   // When the trial's first attempt started; 0 before any lease.
