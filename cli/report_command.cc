@@ -47,7 +47,6 @@ struct ReportFlags {
   int holdout = 3;
 };
 
-
 absl::StatusOr<double> ParseBudget(const std::string& text) {
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
@@ -104,6 +103,47 @@ void ConvertSweep(const SweepData& data, bool non_embedding, report::ReportInput
   }
 }
 
+// The stored forecasts as the report draws them, with the ladder runs they
+// were fitted on (Forecast.fit.point_ids, N in the fit's count) from the
+// sweep's trials.
+report::ForecastInput ConvertForecasts(const std::vector<v1::ForecastOutcome>& outcomes,
+                                       const SweepData& data) {
+  report::ForecastInput out;
+  const v1::FitResult* fit = nullptr;
+  for (const v1::ForecastOutcome& outcome : outcomes) {
+    const v1::Forecast& f = outcome.forecast();
+    report::ForecastOutcome& o = out.outcomes.emplace_back();
+    o.target = f.target();
+    o.trial_id = f.trial_id();
+    o.params = f.params();
+    o.tokens = f.tokens();
+    o.compute = f.compute();
+    o.predicted_loss = f.predicted_loss();
+    o.prediction_interval = {f.prediction_interval().lo(), f.prediction_interval().hi()};
+    o.level = f.level();
+    o.error = f.error();
+    o.state = TrialStateName(outcome.state());
+    if (outcome.has_actual_loss()) o.actual_loss = outcome.actual_loss();
+    o.fitted_ms = f.fitted_ms();
+    o.first_target_lease_ms = outcome.first_target_lease_ms();
+    o.ladder_points = static_cast<int>(f.fit().n_points());
+    if (fit == nullptr && f.error().empty()) fit = &f.fit();
+  }
+  if (fit == nullptr) return out;
+  std::map<std::string, const v1::Trial*> by_id;
+  for (const v1::Trial& trial : data.trials) by_id[trial.spec().trial_id()] = &trial;
+  const bool non_embedding = fit->param_count() == "non_embedding";
+  for (const std::string& id : fit->point_ids()) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) continue;
+    const v1::TrialResult& r = it->second->result();
+    out.ladder.push_back(
+        {static_cast<double>(non_embedding ? r.non_embedding_params() : r.params()),
+         static_cast<double>(r.tokens()), r.final_val_loss(), r.flops(), id});
+  }
+  return out;
+}
+
 // True when the CSV's header names a noise_scale column.
 bool HasNoiseScaleColumn(const std::string& path) {
   std::ifstream in(path);
@@ -148,6 +188,11 @@ absl::Status WriteReport(const ReportFlags& flags) {
     if (!data.ok()) return data.status();
     ConvertSweep(*data, flags.param_count == "non_embedding", &input);
     input.source = data->source;
+    // A coordinator from before forecasts answers UNIMPLEMENTED: no forecasts.
+    absl::StatusOr<std::vector<v1::ForecastOutcome>> forecasts =
+        LoadForecasts(data->sweep_id, SweepSource{flags.db, flags.coordinator, ""});
+    if (!forecasts.ok() && !absl::IsUnimplemented(forecasts.status())) return forecasts.status();
+    if (forecasts.ok()) input.forecasts = ConvertForecasts(*forecasts, *data);
   }
   if (!flags.curves_csv.empty()) {
     absl::StatusOr<std::vector<fitting::CurvePoint>> curves =
@@ -191,7 +236,8 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
       "Fits Chinchilla approach 3 (with bootstrap intervals), IsoFLOP profiles, an\n"
       "extrapolation check and the B_crit law, and writes DIR/index.html: loss vs tokens\n"
       "and compute, IsoFLOP curves, N_opt(C) and D_opt(C) extrapolated to --budgets,\n"
-      "residuals, the runs left out and why, and the noise scale vs loss. Inline SVG, no\n"
+      "residuals, the runs left out and why, and the noise scale vs loss; for a sweep with\n"
+      "pre-registered forecasts, each target's forecast against its outcome. Inline SVG, no\n"
       "scripts, nothing fetched: open it from disk or attach it.\n\n"
       "Examples:\n"
       "  scalelaw report --csv runs.csv --out report --budgets 1e22,1e23\n"

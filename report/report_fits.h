@@ -16,6 +16,7 @@
 #include "fitting/extrapolation_check.h"
 #include "fitting/isoflop_fit.h"
 #include "fitting/observation.h"
+#include "report/report_forecast.h"
 
 namespace scalelaw::report {
 
@@ -47,6 +48,9 @@ struct ReportInput {
   uint64_t seed = 0;
   int holdout = 3;  // largest-compute runs held out in the extrapolation check
   int num_threads = 2;
+  // A sweep's pre-registered forecasts; without any the page has no
+  // forecast section.
+  ForecastInput forecasts;
 };
 
 // The compute-optimal allocation at one budget, with bootstrap intervals

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "report/report_figures.h"
+#include "report/report_forecast.h"
 #include "report/svg_plot.h"
 
 namespace scalelaw::report {
@@ -195,7 +196,7 @@ std::string RenderReportHtml(const ReportInput& input, const ReportFits& fits) {
                    Esc(input.title), "</h1>\n<p class=\"meta\">", input.runs.size(), " runs from ",
                    Esc(input.source), " · ", input.excluded.size(),
                    " left out · written by scalelaw report</p>\n");
-  absl::StrAppend(&html, SummarySection(input, fits));
+  absl::StrAppend(&html, SummarySection(input, fits), ForecastSectionHtml(input.forecasts));
 
   absl::StrAppend(&html, "<div class=\"figures\">\n<section id=\"loss-tokens\">",
                   Figure(LossVsTokensPlot(input, fits),

@@ -14,7 +14,7 @@ namespace scalelaw::report {
 // IsoFLOP groups, no noise scales) are replaced by a line saying why. Every
 // section carries an id, for tests and links: summary, loss-tokens,
 // loss-compute, isoflop, optimal, budgets, residuals, extrapolation,
-// left-out, noise-scale.
+// left-out, noise-scale, and forecast when the input has forecasts.
 std::string RenderReportHtml(const ReportInput& input, const ReportFits& fits);
 
 // FitReport followed by RenderReportHtml.

@@ -65,7 +65,7 @@ class Layout:
 
 
 def panel(layout, kind, title, targets, w=12, h=8, unit="short", description="", options=None,
-          field_config=None, transformations=None):
+          field_config=None, transformations=None, overrides=None):
     panel_id, pos = layout.place(w, h)
     defaults = {"unit": unit}
     if field_config:
@@ -78,7 +78,7 @@ def panel(layout, kind, title, targets, w=12, h=8, unit="short", description="",
         "datasource": DATASOURCE,
         "gridPos": pos,
         "targets": targets,
-        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
         "options": options or {},
     }
     if transformations:
@@ -110,14 +110,18 @@ def bar_gauge(layout, title, targets, unit="short", **kw):
                                             "values": False}}, **kw)
 
 
-def table(layout, title, targets, unit="short", **kw):
+def table(layout, title, targets, unit="short", exclude=(), rename=None, **kw):
+    """Instant queries merged into one row per label set; `rename` names the
+    value columns ({"Value #A": "predicted"}), `exclude` hides more labels."""
+    hidden = {"Time": True, "__name__": True, "job": True, "instance": True, "deployment": True}
+    hidden.update({name: True for name in exclude})
+    organize = {"excludeByName": hidden}
+    if rename:
+        organize["renameByName"] = rename
     return panel(layout, "table", title, targets, unit=unit,
                  options={"showHeader": True, "cellHeight": "sm"},
                  transformations=[{"id": "merge", "options": {}},
-                                  {"id": "organize",
-                                   "options": {"excludeByName": {"Time": True, "__name__": True,
-                                                                 "job": True, "instance": True,
-                                                                 "deployment": True}}}],
+                                  {"id": "organize", "options": organize}],
                  **kw)
 
 
@@ -349,11 +353,41 @@ def fit_view():
     p.append(timeseries(L, "Fitted exponents over time", [target(
         f'scalelaw_fit_parameter{{{FIT}, parameter=~"alpha|beta"}}', "{{parameter}}")],
         unit="none", w=24))
+
+    p.append(L.row("Pre-registered forecasts"))
+    columns = [("scalelaw_forecast_predicted_loss", "predicted"),
+               ("scalelaw_forecast_interval_lower_loss", "interval lower"),
+               ("scalelaw_forecast_interval_upper_loss", "interval upper"),
+               ("scalelaw_forecast_actual_loss", "actual"),
+               ("scalelaw_forecast_relative_error", "relative error"),
+               ("scalelaw_forecast_inside_interval", "inside interval")]
+    refs = "ABCDEF"
+    p.append(table(
+        L, "Forecast vs outcome",
+        [target(f"{series}{{{SWEEP}}}", column, ref, instant=True, fmt="table")
+         for ref, (series, column) in zip(refs, columns)],
+        unit="none", w=24, h=6, exclude=("sweep",),
+        rename={f"Value #{ref}": column for ref, (_, column) in zip(refs, columns)},
+        overrides=[
+            {"matcher": {"id": "byName", "options": "relative error"},
+             "properties": [{"id": "unit", "value": "percentunit"}]},
+            {"matcher": {"id": "byName", "options": "inside interval"},
+             "properties": [{"id": "mappings", "value": [
+                 {"type": "value", "options": {"0": {"text": "no", "color": "red"},
+                                               "1": {"text": "yes", "color": "green"}}}]},
+                 {"id": "custom.cellOptions", "value": {"type": "color-text"}}]}],
+        description="Per forecast target of the sweep: the loss the coordinator predicted from "
+                    "the ladder before the target was first leased, its prediction interval, "
+                    "and, once the target succeeded, the final validation loss it reached and "
+                    "(predicted - actual) / actual. Empty for a sweep without a forecast: "
+                    "block."))
     return dashboard(
         "scalelaw-fit", "scalelaw / Fit",
         "The latest fit of a sweep (GetFit / scalelaw fit): exponents and compute-optimal "
-        "predictions.", p,
-        [query_variable("sweep", "Sweep", "label_values(scalelaw_fit_points, sweep)"),
+        "predictions; a forecast sweep's pre-registered forecasts beside their outcomes.", p,
+        # A forecast sweep is listed before anyone asked for its fit.
+        [query_variable("sweep", "Sweep", 'label_values({__name__=~"scalelaw_fit_points|'
+                                          'scalelaw_forecast_predicted_loss"}, sweep)'),
          query_variable("law", "Law", 'label_values(scalelaw_fit_points{sweep="$sweep"}, law)')],
         ["fit"])
 

@@ -8,10 +8,13 @@
       JSON equal to deploy/grafana/generate_dashboards.py's output.
 
   check_dashboards.py --dashboards DIR --provisioning DIR query \
-      --promtool promtool --url http://127.0.0.1:PORT --var sweep=ID --var trial=ID ...
+      --promtool promtool --url http://127.0.0.1:PORT --var sweep=ID --var trial=ID ... \
+      [--row-var "ROW TITLE:sweep=ID" ...]
       Every PromQL expression of every dashboard (targets and variable
       queries), with the dashboard variables substituted, goes through
       `promtool query instant`; fails if any errors or returns no series.
+      --row-var overrides a variable for the panels of the rows so titled, as
+      a user selects another sweep to see them (a forecast sweep's row).
 """
 import argparse
 import json
@@ -46,12 +49,26 @@ def all_panels(panels):
         yield from all_panels(panel.get("panels", []))
 
 
+def panels_by_row(panels):
+    """(row title or None, panel) for every panel: an expanded row holds the
+    panels after it up to the next row, a collapsed one its own `panels`."""
+    row = None
+    for panel in panels:
+        if panel.get("type") == "row":
+            row = panel.get("title")
+            for inner in all_panels(panel.get("panels", [])):
+                yield row, inner
+            continue
+        for inner in all_panels([panel]):
+            yield row, inner
+
+
 def expressions(board):
-    """(where, expr) for every target and query variable of a dashboard."""
-    for panel in all_panels(board.get("panels", [])):
+    """(where, expr, row title) for every target and query variable of a dashboard."""
+    for row, panel in panels_by_row(board.get("panels", [])):
         for target in panel.get("targets", []):
             yield f"panel {panel.get('id')} '{panel.get('title')}' {target.get('refId')}", \
-                target.get("expr", "")
+                target.get("expr", ""), row
     for variable in board.get("templating", {}).get("list", []):
         if variable.get("type") != "query":
             continue
@@ -59,7 +76,7 @@ def expressions(board):
         query = query.get("query", "") if isinstance(query, dict) else query or ""
         # label_values(selector, label) -> the selector must return series with that label.
         match = re.fullmatch(r"\s*label_values\((.*),\s*(\w+)\)\s*", query)
-        yield f"variable {variable.get('name')}", match.group(1) if match else query
+        yield f"variable {variable.get('name')}", match.group(1) if match else query, None
 
 
 def check_structure(args):
@@ -148,16 +165,36 @@ def substitute(expr, variables):
     return re.sub(r"\$\{([^}]+)\}|\$(\w+)", value, expr)
 
 
+def row_variables(specs):
+    """{row title: {name: value}} from "ROW TITLE:name=value" arguments."""
+    rows = {}
+    for spec in specs:
+        row, sep, assignment = spec.rpartition(":")
+        name, eq, value = assignment.partition("=")
+        if not sep or not eq or not row or not name:
+            raise SystemExit(f"--row-var {spec!r}: expected 'ROW TITLE:name=value'")
+        rows.setdefault(row, {})[name] = value
+    return rows
+
+
 def check_queries(args):
     variables = dict(v.split("=", 1) for v in args.var)
+    by_row = row_variables(args.row_var)
+    used_rows = set()
     failures = 0
     total = 0
     for path, board in load(args.dashboards):
-        for where, expr in expressions(board):
+        for where, expr, row in expressions(board):
             total += 1
             label = f"{path.name}: {where}"
+            scoped = variables
+            if row in by_row:
+                used_rows.add(row)
+                scoped = {**variables, **by_row[row]}
+                label += f" (row '{row}': " + \
+                    ", ".join(f"{k}={v}" for k, v in by_row[row].items()) + ")"
             try:
-                query = substitute(expr, variables)
+                query = substitute(expr, scoped)
             except KeyError as missing:
                 print(f"FAIL {label}: no value for variable {missing}")
                 failures += 1
@@ -182,6 +219,9 @@ def check_queries(args):
                 failures += 1
                 continue
             print(f"ok   {label}: {len(series)} series  {query}")
+    for row in sorted(set(by_row) - used_rows):
+        print(f"FAIL --row-var: no dashboard has a row titled {row!r}")
+        failures += 1
     print(f"queries: {total} expressions, {failures} failed")
     return 1 if failures or total == 0 else 0
 
@@ -196,6 +236,8 @@ def main():
     query.add_argument("--promtool", default="promtool")
     query.add_argument("--url", required=True)
     query.add_argument("--var", action="append", default=[], help="name=value")
+    query.add_argument("--row-var", action="append", default=[],
+                       help="'ROW TITLE:name=value', for the panels of that row only")
     args = parser.parse_args()
     return check_structure(args) if args.command == "structure" else check_queries(args)
 

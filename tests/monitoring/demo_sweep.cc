@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -91,6 +92,44 @@ absl::Status StreamPoints(Stub& stub, const v1::LeaseTrialResponse& lease, int n
   return absl::OkStatus();
 }
 
+// A completion of `lease` with the trial's accounting; the caller sets the
+// losses (or divergence).
+v1::CompleteTrialRequest Completion(const std::string& worker_id,
+                                    const v1::LeaseTrialResponse& lease) {
+  const v1::TrialSpec& trial = lease.trial();
+  v1::CompleteTrialRequest complete;
+  complete.set_worker_id(worker_id);
+  complete.set_trial_id(trial.trial_id());
+  complete.set_attempt(lease.attempt());
+  v1::TrialResult& result = *complete.mutable_result();
+  result.set_params(trial.params());
+  result.set_non_embedding_params(trial.non_embedding_params());
+  result.set_tokens(trial.tokens());
+  result.set_flops(trial.flops());
+  result.set_tokens_per_second(21000);
+  result.set_wall_seconds(double(trial.tokens()) / 21000);
+  result.set_noise_scale(6.5);
+  result.set_device("cpu");
+  return complete;
+}
+
+absl::Status CompleteWithLoss(Stub& stub, const std::string& worker_id,
+                              const v1::LeaseTrialResponse& lease, double loss) {
+  SCALELAW_RETURN_IF_ERROR(Heartbeat(stub, worker_id, lease, lease.trial().tokens() / 2));
+  v1::CompleteTrialRequest complete = Completion(worker_id, lease);
+  complete.mutable_result()->set_final_val_loss(loss);
+  complete.mutable_result()->set_final_train_loss(loss + 0.05);
+  v1::CompleteTrialResponse completed;
+  SCALELAW_RETURN_IF_ERROR(Call(stub, &Stub::CompleteTrial, complete, &completed, "CompleteTrial"));
+  if (!completed.accepted()) return absl::InternalError("completion not accepted");
+  return absl::OkStatus();
+}
+
+// Relative scatter of the ladder's losses, in plan order: fixed, so the fit
+// and its forecast are the same on every run.
+constexpr double kLadderScatter[] = {0.006,  -0.004, 0.002,  -0.007, 0.005,
+                                     -0.001, 0.003,  -0.005, 0.001};
+
 }  // namespace
 
 double SyntheticLoss(double params, double tokens) {
@@ -175,9 +214,7 @@ absl::StatusOr<DemoSweep> DemoSweepDriver::Run() {
     if (!lease.granted()) break;
     ++leased;
     const v1::TrialSpec& trial = lease.trial();
-    const double params = double(trial.params());
-    const double tokens = double(trial.tokens());
-    const double loss = SyntheticLoss(params, tokens);
+    const double loss = SyntheticLoss(double(trial.params()), double(trial.tokens()));
     SCALELAW_RETURN_IF_ERROR(Heartbeat(stub, main_worker, lease, trial.tokens() / 2));
     SCALELAW_RETURN_IF_ERROR(StreamPoints(stub, lease, 4, 1.0, loss));
     if (leased == 5 && !failed_once) {
@@ -192,19 +229,8 @@ absl::StatusOr<DemoSweep> DemoSweepDriver::Run() {
       SCALELAW_RETURN_IF_ERROR(Call(stub, &Stub::FailTrial, fail, &failed, "FailTrial"));
       continue;
     }
-    v1::CompleteTrialRequest complete;
-    complete.set_worker_id(main_worker);
-    complete.set_trial_id(trial.trial_id());
-    complete.set_attempt(lease.attempt());
+    v1::CompleteTrialRequest complete = Completion(main_worker, lease);
     v1::TrialResult& result = *complete.mutable_result();
-    result.set_params(trial.params());
-    result.set_non_embedding_params(trial.non_embedding_params());
-    result.set_tokens(trial.tokens());
-    result.set_flops(trial.flops());
-    result.set_tokens_per_second(21000);
-    result.set_wall_seconds(tokens / 21000);
-    result.set_noise_scale(6.5);
-    result.set_device("cpu");
     if (leased == 3) {
       result.set_diverged(true);
       result.set_divergence_reason("demo: loss is nan at step 40");
@@ -236,6 +262,84 @@ absl::StatusOr<DemoSweep> DemoSweepDriver::Run() {
   if (Call(stub, &Stub::GetSweep, unknown, &ignored, "GetSweep").ok()) {
     return absl::InternalError("GetSweep of an unknown sweep succeeded");
   }
+  return demo;
+}
+
+absl::StatusOr<DemoForecast> DemoSweepDriver::RunForecast(std::chrono::seconds forecast_timeout) {
+  Stub& stub = *stub_;
+  SCALELAW_ASSIGN_OR_RETURN(std::string worker, Register(stub, "demo-forecaster"));
+
+  // Ladder: 3 sizes x 3 budgets, up to 6ND = 1.2e16 FLOPs; the target
+  // (3e7 parameters, 6e8 tokens) spends about 1e17.
+  v1::SubmitSweepRequest submit;
+  v1::SweepSpec& spec = *submit.mutable_spec();
+  spec = sweeps::DefaultSweepSpec();
+  spec.set_name("monitoring-demo-forecast");
+  for (double params : {1e6, 3e6, 1e7}) spec.add_models()->set_target_params(params);
+  for (double tokens : {2e7, 6e7, 2e8}) spec.add_tokens(tokens);
+  spec.add_seeds(1);
+  v1::ForecastPlan& plan = *spec.mutable_forecast();
+  plan = sweeps::DefaultForecastPlan();
+  plan.set_bootstrap(50);
+  v1::ForecastTarget& target = *plan.add_targets();
+  target.set_name("big");
+  target.mutable_size()->set_target_params(3e7);
+  target.set_tokens(6e8);
+  v1::SubmitSweepResponse submitted;
+  SCALELAW_RETURN_IF_ERROR(Call(stub, &Stub::SubmitSweep, submit, &submitted, "SubmitSweep"));
+  DemoForecast demo;
+  demo.sweep_id = submitted.sweep_id();
+  demo.target = target.name();
+
+  // The ladder: every lease until the coordinator holds the target back.
+  while (true) {
+    SCALELAW_ASSIGN_OR_RETURN(v1::LeaseTrialResponse lease, Lease(stub, worker, demo.sweep_id));
+    if (!lease.granted()) break;
+    const v1::TrialSpec& trial = lease.trial();
+    if (!trial.forecast_target().empty()) {
+      return absl::InternalError(
+          absl::StrCat("target ", trial.trial_id(), " was leased before its forecast was stored"));
+    }
+    const double scatter = kLadderScatter[demo.n_ladder % std::size(kLadderScatter)];
+    ++demo.n_ladder;
+    SCALELAW_RETURN_IF_ERROR(CompleteWithLoss(
+        stub, worker, lease,
+        SyntheticLoss(double(trial.params()), double(trial.tokens())) * (1 + scatter)));
+  }
+
+  // The forecast thread (started by the coordinator's expiry scan) fits the
+  // ladder and stores the forecast.
+  const auto give_up = std::chrono::steady_clock::now() + forecast_timeout;
+  while (true) {
+    v1::GetForecastsRequest request;
+    request.set_sweep_id(demo.sweep_id);
+    v1::GetForecastsResponse forecasts;
+    SCALELAW_RETURN_IF_ERROR(Call(stub, &Stub::GetForecasts, request, &forecasts, "GetForecasts"));
+    if (forecasts.forecasts_size() > 0) {
+      demo.forecast = forecasts.forecasts(0).forecast();
+      break;
+    }
+    if (std::chrono::steady_clock::now() > give_up) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no forecast of sweep ", demo.sweep_id, " was stored within ",
+                       forecast_timeout.count(), " s of its ladder ending"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!demo.forecast.error().empty()) {
+    return absl::InternalError(
+        absl::StrCat("the forecast of sweep ", demo.sweep_id, " failed: ", demo.forecast.error()));
+  }
+  demo.target_trial = demo.forecast.trial_id();
+
+  // The target, now leasable, reaches the law's loss.
+  SCALELAW_ASSIGN_OR_RETURN(v1::LeaseTrialResponse lease, Lease(stub, worker, demo.sweep_id));
+  if (!lease.granted() || lease.trial().trial_id() != demo.target_trial) {
+    return absl::InternalError(absl::StrCat("the target ", demo.target_trial,
+                                            " was not leased once its forecast was stored"));
+  }
+  demo.actual_loss = SyntheticLoss(double(lease.trial().params()), double(lease.trial().tokens()));
+  SCALELAW_RETURN_IF_ERROR(CompleteWithLoss(stub, worker, lease, demo.actual_loss));
   return demo;
 }
 

@@ -13,14 +13,30 @@
 //   - a Chinchilla and a power-law fit are requested (budgets 1e17..1e19),
 //     and one GetSweep of an unknown id (a NOT_FOUND code).
 //
+// RunForecast() then drives a second sweep with a `forecast:` block (issue
+// 14), so that every scalelaw_forecast_* series has a value:
+//
+//   - a 3-size x 3-budget ladder (9 trials) and one target beyond the
+//     ladder's compute; a worker completes every ladder trial with
+//     SyntheticLoss plus a fixed scatter of under 1% (an exact law would
+//     leave the fit no residuals and the prediction interval no width);
+//   - the coordinator's forecast thread fits the ladder and stores the
+//     target's forecast; RunForecast polls GetForecasts until it is there;
+//   - the target is leased (only now can it be) and completed with its
+//     SyntheticLoss.
+//
 // The coordinator should run with a short lease timeout (a few seconds) and
 // expiry scan (~100 ms), or Run() waits long for the abandoned lease to
-// expire. The running trial is heartbeated every 200 ms.
+// expire, and RunForecast() for the scan to start the forecast. The running
+// trial is heartbeated every 200 ms.
+//
+// Thread safety: one thread calls Run() and then RunForecast().
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -39,12 +55,26 @@ struct DemoSweep {
   int n_trials = 0;
 };
 
+struct DemoForecast {
+  std::string sweep_id;
+  std::string target;        // the forecast target's name (ForecastTarget.name)
+  std::string target_trial;  // its trial id
+  v1::Forecast forecast;     // as stored, before the target was leased
+  double actual_loss = 0;    // the target's final validation loss, nats/token
+  int n_ladder = 0;          // ladder trials
+};
+
 class DemoSweepDriver {
  public:
   explicit DemoSweepDriver(const std::string& coordinator_address);
   ~DemoSweepDriver();  // stops the heartbeats of the running trial
 
   absl::StatusOr<DemoSweep> Run();
+  // Errors: the RPCs' errors; DEADLINE_EXCEEDED when no forecast is stored
+  // within `forecast_timeout`; INTERNAL when the stored forecast carries an
+  // error or the coordinator leases a trial out of order.
+  absl::StatusOr<DemoForecast> RunForecast(
+      std::chrono::seconds forecast_timeout = std::chrono::seconds(90));
 
  private:
   std::shared_ptr<grpc::Channel> channel_;

@@ -180,6 +180,38 @@ TEST(MonitoringExporterTest, ScrapesASweepDrivenOverGrpc) {
   EXPECT_EQ(missing->status, 404);
 }
 
+// A forecast sweep (DemoForecast): every scalelaw_forecast_* series carries
+// the stored forecast and the target's outcome.
+TEST(MonitoringExporterTest, ScrapesAForecastBesideItsOutcome) {
+  TempDir dir;
+  auto server = StartServer(dir, std::chrono::minutes(10), kLeaseTimeout);
+  ASSERT_NE(server, nullptr);
+  DemoSweepDriver driver(server->address());
+  auto demo = driver.RunForecast();
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  EXPECT_EQ(demo->n_ladder, 9);
+  const Exposition m = Scrape(server->metrics_port());
+  const std::map<std::string, std::string> labels{{"sweep", demo->sweep_id},
+                                                  {"target", demo->target}};
+  const v1::Forecast& forecast = demo->forecast;
+  const double predicted = V(m, "scalelaw_forecast_predicted_loss", labels);
+  const double lower = V(m, "scalelaw_forecast_interval_lower_loss", labels);
+  const double upper = V(m, "scalelaw_forecast_interval_upper_loss", labels);
+  const double actual = V(m, "scalelaw_forecast_actual_loss", labels);
+  EXPECT_DOUBLE_EQ(predicted, forecast.predicted_loss());
+  EXPECT_DOUBLE_EQ(lower, forecast.prediction_interval().lo());
+  EXPECT_DOUBLE_EQ(upper, forecast.prediction_interval().hi());
+  EXPECT_LT(lower, predicted);
+  EXPECT_LT(predicted, upper);
+  EXPECT_DOUBLE_EQ(actual, demo->actual_loss);
+  EXPECT_DOUBLE_EQ(V(m, "scalelaw_forecast_relative_error", labels), (predicted - actual) / actual);
+  EXPECT_EQ(V(m, "scalelaw_forecast_inside_interval", labels),
+            actual >= lower && actual <= upper ? 1 : 0);
+  // A ladder of Hoffmann et al.'s law with <1% scatter forecasts the target
+  // within a few percent.
+  EXPECT_NEAR(predicted, actual, 0.05 * actual);
+}
+
 // A 200-trial plan: per-trial series stay within kSeriesPerTrial each, and
 // every series of the sweep is gone once it has been finished for the
 // retention; a sweep still running keeps its series.

@@ -3,8 +3,11 @@
 # and storage written here) scrapes a real coordinator serving a driven sweep
 # (scalelaw_monitoring_demo); then every PromQL expression of the Grafana
 # dashboards, with the dashboard variables substituted, must return series
-# through `promtool query instant`. Also: `promtool check config` on the
-# shipped deploy/prometheus/prometheus.yml and the dashboards' structure.
+# through `promtool query instant` (the fit dashboard's "Pre-registered
+# forecasts" row with the demo's forecast sweep selected). The scraped
+# forecast must be the stored one, inside its own interval bounds, beside the
+# target's outcome. Also: `promtool check config` on the shipped
+# deploy/prometheus/prometheus.yml and the dashboards' structure.
 #
 #   prometheus_dashboards_test.sh DEMO_BINARY REPO_ROOT
 #
@@ -62,16 +65,22 @@ echo "== dashboard structure"
 echo "== coordinator with a driven sweep"
 "$demo" --db "$work/coordinator.db" --info "$work/demo.info" --seconds 200 >"$work/demo.log" 2>&1 &
 demo_pid=$!
-for _ in $(seq 600); do
+# Seconds, unloaded: ~4 for the sweep (a lease expiry), ~2 for the forecast fit.
+for _ in $(seq 1200); do
   [[ -f "$work/demo.info" ]] && break
   kill -0 "$demo_pid" 2>/dev/null || fail "demo coordinator exited early"
   sleep 0.1
 done
-[[ -f "$work/demo.info" ]] || fail "demo coordinator did not drive its sweep within 60 s"
-metrics_port=$(sed -n 's/^metrics_port=//p' "$work/demo.info")
-sweep=$(sed -n 's/^sweep=//p' "$work/demo.info")
-trial=$(sed -n 's/^trial=//p' "$work/demo.info")
-echo "metrics on 127.0.0.1:$metrics_port, sweep $sweep, running trial $trial"
+[[ -f "$work/demo.info" ]] || fail "demo coordinator did not drive its sweeps within 120 s"
+info() { sed -n "s/^$1=//p" "$work/demo.info"; }
+metrics_port=$(info metrics_port)
+sweep=$(info sweep)
+trial=$(info trial)
+forecast_sweep=$(info forecast_sweep)
+forecast_target=$(info forecast_target)
+forecast_predicted=$(info forecast_predicted_loss)
+echo "metrics on 127.0.0.1:$metrics_port, sweep $sweep, running trial $trial," \
+  "forecast sweep $forecast_sweep (target $forecast_target)"
 
 echo "== prometheus"
 prom_port=$(free_port)
@@ -111,5 +120,48 @@ echo "== every dashboard expression"
   --dashboards "$root/deploy/grafana/dashboards" \
   --provisioning "$root/deploy/grafana/provisioning" \
   query --promtool "$promtool" --url "$url" \
-  --var "sweep=$sweep" --var "trial=$trial" --var "law=chinchilla" || fail "dashboard queries"
+  --var "sweep=$sweep" --var "trial=$trial" --var "law=chinchilla" \
+  --row-var "Pre-registered forecasts:sweep=$forecast_sweep" || fail "dashboard queries"
+
+echo "== the scraped forecast"
+forecast_json() {  # forecast_json SERIES: the instant vector of the forecast sweep's target
+  timeout 10 "$promtool" query instant -o json "$url" \
+    "$1{sweep=\"$forecast_sweep\", target=\"$forecast_target\"}" || echo "[]"
+}
+"$python" - "$forecast_predicted" \
+  "$(forecast_json scalelaw_forecast_predicted_loss)" \
+  "$(forecast_json scalelaw_forecast_interval_lower_loss)" \
+  "$(forecast_json scalelaw_forecast_interval_upper_loss)" \
+  "$(forecast_json scalelaw_forecast_actual_loss)" \
+  "$(forecast_json scalelaw_forecast_relative_error)" \
+  "$(forecast_json scalelaw_forecast_inside_interval)" <<'CHECK' || fail "scraped forecast"
+import json, math, sys
+stored = float(sys.argv[1])
+names = ["predicted", "lower", "upper", "actual", "relative error", "inside"]
+values = {}
+for name, text in zip(names, sys.argv[2:]):
+    series = json.loads(text or "[]")
+    if len(series) != 1:
+        sys.exit(f"FAIL: {len(series)} series of the forecast's {name}, expected 1")
+    values[name] = float(series[0]["value"][1])
+v = values
+print(f"scraped: lower {v['lower']:.6f} <= predicted {v['predicted']:.6f} <= upper "
+      f"{v['upper']:.6f}; actual {v['actual']:.6f}, relative error {v['relative error']:.6f}, "
+      f"inside {v['inside']:g}; stored forecast {stored:.6f}")
+problems = []
+if not all(math.isfinite(x) for x in v.values()):
+    problems.append("a value is not finite")
+if not v["lower"] <= v["predicted"] <= v["upper"]:
+    problems.append("the prediction is outside its interval")
+if not math.isclose(v["predicted"], stored, rel_tol=1e-9):
+    problems.append(f"predicted {v['predicted']!r} is not the stored forecast {stored!r}")
+if not math.isclose(v["relative error"], (v["predicted"] - v["actual"]) / v["actual"],
+                    rel_tol=1e-9, abs_tol=1e-12):
+    problems.append("relative error is not (predicted - actual) / actual")
+if v["inside"] != float(v["lower"] <= v["actual"] <= v["upper"]):
+    problems.append("inside_interval disagrees with the bounds and the actual loss")
+for problem in problems:
+    print("FAIL:", problem)
+sys.exit(1 if problems else 0)
+CHECK
 echo "PASS"
