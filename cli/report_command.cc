@@ -57,8 +57,8 @@ absl::StatusOr<double> ParseBudget(const std::string& text) {
   return value;
 }
 
-// Succeeded trials become runs, the rest are left out with their state and
-// reason; validation points become curves, noise-scale points (B_simple in
+// Succeeded trials but WSD stable runs become runs, the rest are left out
+// with their state and reason; validation points become curves, noise-scale points (B_simple in
 // sequences on the wire) become measurements in tokens (× n_ctx).
 void ConvertSweep(const SweepData& data, bool non_embedding, report::ReportInput* input) {
   std::map<std::string, const v1::Trial*> by_id;
@@ -70,6 +70,13 @@ void ConvertSweep(const SweepData& data, bool non_embedding, report::ReportInput
       if (!trial.reason().empty()) absl::StrAppend(&reason, ": ", trial.reason());
       if (!coordinator::IsEnded(trial.state())) absl::StrAppend(&reason, " (not finished)");
       input->excluded.push_back({id, reason});
+      continue;
+    }
+    // As in `scalelaw fit --sweep` (coordinator/sweep_fit.h): a WSD stable run
+    // never cooled down, so its end is no (N, D, L) point; its curve still is.
+    if (trial.spec().wsd().role() == v1::TRIAL_ROLE_WSD_STABLE) {
+      input->excluded.push_back(
+          {id, "WSD stable run (constant lr; its cooldown branches are the points)"});
       continue;
     }
     const v1::TrialResult& r = trial.result();
