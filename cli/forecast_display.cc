@@ -1,11 +1,11 @@
 #include "cli/forecast_display.h"
 
-#include <ctime>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_format.h"
 #include "cli/sweep_display.h"
+#include "report/report_forecast.h"
 
 namespace scalelaw::cli {
 namespace {
@@ -17,14 +17,7 @@ bool Inside(const v1::ForecastOutcome& outcome) {
 
 }  // namespace
 
-std::string Rfc3339Ms(int64_t unix_ms) {
-  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
-  return absl::StrFormat("%s.%03dZ", text, static_cast<int>(unix_ms % 1000));
-}
+std::string Rfc3339Ms(int64_t unix_ms) { return report::FormatUnixMs(unix_ms); }
 
 std::string FormatForecasts(const std::vector<v1::ForecastOutcome>& outcomes) {
   if (outcomes.empty()) return "";

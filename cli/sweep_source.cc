@@ -22,30 +22,44 @@ absl::StatusOr<std::string> OnlySweep(coordinator::Store& store, const std::stri
   return sweeps.front().sweep_id;
 }
 
-absl::StatusOr<SweepData> LoadFromStore(const std::string& sweep_id, const std::string& db,
-                                        bool with_metrics) {
+// A store file opened to read, and the sweep asked for in it (the only one
+// when `sweep_id` is empty).
+struct OpenedSweep {
+  std::unique_ptr<coordinator::Store> store;
+  std::string sweep_id;
+};
+
+absl::StatusOr<OpenedSweep> OpenSweepInStore(const std::string& sweep_id, const std::string& db) {
   // Store::Open creates a missing file; a typo must not read an empty store.
   if (!std::filesystem::exists(db)) {
     return absl::NotFoundError(absl::StrCat("--db: no store at '", db, "'"));
   }
   absl::StatusOr<std::unique_ptr<coordinator::Store>> store = coordinator::Store::OpenForReading(db);
   if (!store.ok()) {
-    return absl::Status(store.status().code(), absl::StrCat("--db ", db, ": ", store.status().message()));
+    return absl::Status(store.status().code(),
+                        absl::StrCat("--db ", db, ": ", store.status().message()));
   }
-  SweepData data;
+  OpenedSweep opened{std::move(*store), sweep_id};
   if (sweep_id.empty()) {
-    SCALELAW_ASSIGN_OR_RETURN(data.sweep_id, OnlySweep(**store, db));
-  } else if (!(*store)->GetSweep(sweep_id).ok()) {
+    SCALELAW_ASSIGN_OR_RETURN(opened.sweep_id, OnlySweep(*opened.store, db));
+  } else if (!opened.store->GetSweep(sweep_id).ok()) {
     return absl::NotFoundError(absl::StrCat("sweep '", sweep_id, "' is not in --db ", db));
-  } else {
-    data.sweep_id = sweep_id;
   }
-  SCALELAW_ASSIGN_OR_RETURN(data.trials, (*store)->ListTrials(data.sweep_id));
+  return opened;
+}
+
+absl::StatusOr<SweepData> LoadFromStore(const std::string& sweep_id, const std::string& db,
+                                        bool with_metrics) {
+  SCALELAW_ASSIGN_OR_RETURN(OpenedSweep opened, OpenSweepInStore(sweep_id, db));
+  coordinator::Store& store = *opened.store;
+  SweepData data;
+  data.sweep_id = opened.sweep_id;
+  SCALELAW_ASSIGN_OR_RETURN(data.trials, store.ListTrials(data.sweep_id));
   if (with_metrics) {
     for (const v1::Trial& trial : data.trials) {
       if (trial.attempt() == 0) continue;  // never started
       SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::MetricPoint> points,
-                                (*store)->ListMetrics(trial.spec().trial_id(), trial.attempt()));
+                                store.ListMetrics(trial.spec().trial_id(), trial.attempt()));
       data.metrics.insert(data.metrics.end(), points.begin(), points.end());
     }
   }
@@ -95,23 +109,8 @@ absl::StatusOr<SweepData> LoadSweep(const std::string& sweep_id, const SweepSour
 absl::StatusOr<std::vector<v1::ForecastOutcome>> LoadForecasts(const std::string& sweep_id,
                                                                const SweepSource& source) {
   if (!source.db.empty()) {
-    if (!std::filesystem::exists(source.db)) {
-      return absl::NotFoundError(absl::StrCat("--db: no store at '", source.db, "'"));
-    }
-    absl::StatusOr<std::unique_ptr<coordinator::Store>> store =
-        coordinator::Store::OpenForReading(source.db);
-    if (!store.ok()) {
-      return absl::Status(store.status().code(),
-                          absl::StrCat("--db ", source.db, ": ", store.status().message()));
-    }
-    std::string id = sweep_id;
-    if (id.empty()) {
-      SCALELAW_ASSIGN_OR_RETURN(id, OnlySweep(**store, source.db));
-    }
-    if (!(*store)->GetSweep(id).ok()) {
-      return absl::NotFoundError(absl::StrCat("sweep '", id, "' is not in --db ", source.db));
-    }
-    return coordinator::ForecastOutcomes(**store, id);
+    SCALELAW_ASSIGN_OR_RETURN(OpenedSweep opened, OpenSweepInStore(sweep_id, source.db));
+    return coordinator::ForecastOutcomes(*opened.store, opened.sweep_id);
   }
   if (sweep_id.empty()) {
     return absl::InvalidArgumentError("sweep id: required when reading from a coordinator");
