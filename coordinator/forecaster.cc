@@ -11,6 +11,7 @@
 #include "fitting/compute_optimal.h"
 #include "fitting/prediction_interval.h"
 #include "fitting/provenance.h"
+#include "spdlog/spdlog.h"
 #include "sweeps/accounting.h"
 #include "sweeps/model_shape.h"
 #include "sweeps/planner.h"
@@ -108,6 +109,12 @@ absl::StatusOr<SweepForecasts> MakeForecasts(const SweepRecord& sweep,
     forecast.set_code_version(fitting::CodeVersion());
     forecast.set_options(OptionsText(plan));
     const bool compute_target = target->spec().tokens() == 0;
+    if (!compute_target) {
+      const double params = CountOf(target->spec(), plan.param_count());
+      forecast.set_params(params);
+      forecast.set_tokens(static_cast<double>(target->spec().tokens()));
+      forecast.set_compute(6 * params * forecast.tokens());
+    }
     if (!fit.ok()) {
       forecast.set_error(absl::StrCat("the ladder could not be fitted: ", fit.status().message()));
       if (compute_target) out.failed_targets.emplace_back(forecast.trial_id(), forecast.error());
@@ -161,12 +168,23 @@ absl::StatusOr<int> Forecaster::ForecastReadySweeps() {
     }
     SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, store_->ListTrials(sweep.sweep_id));
     if (!LadderEnded(trials)) continue;
-    SCALELAW_ASSIGN_OR_RETURN(SweepForecasts made,
-                              MakeForecasts(sweep, trials, clock_->NowMs(), options_));
+    absl::StatusOr<SweepForecasts> made_or =
+        MakeForecasts(sweep, trials, clock_->NowMs(), options_);
+    if (!made_or.ok()) {  // this sweep's problem, not the next sweep's
+      spdlog::error("sweep {}: cannot forecast: {}", sweep.sweep_id, made_or.status().ToString());
+      continue;
+    }
+    SweepForecasts& made = *made_or;
     absl::Status stored_now = store_->InsertForecasts(sweep.sweep_id, made.forecasts,
                                                       made.target_specs, made.failed_targets);
+    // Cancelled or resumed while fitting: try again once the ladder has ended.
+    if (absl::IsFailedPrecondition(stored_now)) continue;
     // Another coordinator on the same store got there first: theirs stands.
-    if (!stored_now.ok() && !absl::IsAlreadyExists(stored_now)) return stored_now;
+    if (!stored_now.ok() && !absl::IsAlreadyExists(stored_now)) {
+      spdlog::error("sweep {}: cannot store its forecasts: {}", sweep.sweep_id,
+                    stored_now.ToString());
+      continue;
+    }
     done_.insert(sweep.sweep_id);
     if (stored_now.ok()) {
       ++forecast;

@@ -389,6 +389,22 @@ absl::Status Store::InsertForecasts(const std::string& sweep_id,
             "sweep '", sweep_id, "' already has its forecasts; a stored forecast is never rewritten"));
       }
     }
+    {
+      // The ladder read for the fit may have changed since (a cancel or a
+      // resume while fitting): a forecast is only of a whole, ended ladder.
+      SCALELAW_ASSIGN_OR_RETURN(
+          auto unended,
+          Statement(absl::StrCat(
+              "SELECT (SELECT cancelled FROM sweeps WHERE sweep_id = ?1) + (SELECT COUNT(*) FROM "
+              "trials WHERE sweep_id = ?1 AND forecast_target = '' AND state IN (",
+              kPending, ", ", kLeased, ", ", kRunning, "))")));
+      unended->Bind(1, sweep_id);
+      SCALELAW_RETURN_IF_ERROR(unended->Step().status());
+      if (unended->ColumnInt(0) > 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "sweep '", sweep_id, "' is cancelled or has unended ladder trials: no forecast now"));
+      }
+    }
     SCALELAW_ASSIGN_OR_RETURN(
         auto insert, Statement("INSERT INTO forecasts (sweep_id, target, trial_id, fitted_ms, "
                                "forecast) VALUES (?, ?, ?, ?, ?)"));
@@ -421,6 +437,10 @@ absl::Status Store::InsertForecasts(const std::string& sweep_id,
     for (const auto& [trial_id, reason] : failed_targets) {
       fail->Bind(1, reason).Bind(2, trial_id).Bind(3, sweep_id);
       SCALELAW_RETURN_IF_ERROR(fail->Run());
+      if (sqlite3_changes(db_->handle()) != 1) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "trial '", trial_id, "' is not a pending forecast target of sweep '", sweep_id, "'"));
+      }
     }
     return absl::OkStatus();
   });

@@ -128,7 +128,8 @@ class Store {
   // --- forecasts -----------------------------------------------------------
   // Stores a sweep's forecasts, the final specs of its compute targets'
   // trials (sized from the fit; only PENDING forecast targets are rewritten)
-  // and ends `failed_targets` (trial id, reason) FAILED, in one transaction. ALREADY_EXISTS when the sweep has forecasts already:
+  // and ends `failed_targets` (trial id, reason) FAILED, in one transaction.
+  // ALREADY_EXISTS when the sweep has forecasts already:
   // a stored forecast is never rewritten (the schema's triggers refuse an
   // UPDATE or DELETE too).
   absl::Status InsertForecasts(const std::string& sweep_id,

@@ -91,8 +91,9 @@ ALTER TABLE trials ADD COLUMN resumed_after_attempt INTEGER NOT NULL DEFAULT 0;
 
 // Schema version 4: pre-registered forecasts (issue 14). A forecast target's
 // trial waits until its sweep's forecasts are stored, and a stored forecast
-// is never rewritten: the triggers refuse an UPDATE or DELETE from any
-// client, this coordinator's or a user's sqlite3 shell.
+// is never rewritten: the triggers refuse an UPDATE, a DELETE or an INSERT
+// OR REPLACE over a stored row from any client, this coordinator's or a
+// user's sqlite3 shell.
 inline constexpr char kSchemaV4[] = R"sql(
 ALTER TABLE trials ADD COLUMN forecast_target TEXT NOT NULL DEFAULT '';
 CREATE TABLE forecasts (
@@ -107,6 +108,9 @@ CREATE TRIGGER forecasts_never_rewritten BEFORE UPDATE ON forecasts
 BEGIN SELECT RAISE(ABORT, 'a stored forecast is never rewritten'); END;
 CREATE TRIGGER forecasts_never_deleted BEFORE DELETE ON forecasts
 BEGIN SELECT RAISE(ABORT, 'a stored forecast is never deleted'); END;
+CREATE TRIGGER forecasts_never_replaced BEFORE INSERT ON forecasts
+WHEN EXISTS (SELECT 1 FROM forecasts WHERE sweep_id = NEW.sweep_id AND target = NEW.target)
+BEGIN SELECT RAISE(ABORT, 'a stored forecast is never rewritten'); END;
 )sql";
 
 // The migrations in order: entry i takes a store from version i to i + 1.

@@ -281,6 +281,13 @@ TEST(StoreTest, ForecastsGateTheirTargetsAndAreNeverRewritten) {
   trials[1].set_forecast_target("big");
   ASSERT_TRUE(store->InsertSweep(MakeSweep("f-1"), trials).ok());
 
+  v1::Forecast early;
+  early.set_sweep_id("f-1");
+  early.set_target("big");
+  early.set_trial_id("f-1-t001");
+  // Not while a ladder trial is unended.
+  EXPECT_TRUE(absl::IsFailedPrecondition(store->InsertForecasts("f-1", {early}, {})));
+
   // The ladder trial leases; the target does not, before its forecast.
   v1::Trial ladder = *store->GetTrial("f-1-t000");
   EXPECT_EQ((*store->NextPendingTrial("f-1"))->spec().trial_id(), "f-1-t000");
@@ -316,6 +323,11 @@ TEST(StoreTest, ForecastsGateTheirTargetsAndAreNeverRewritten) {
             SQLITE_OK);
   EXPECT_THAT(sqlite3_errmsg(db), HasSubstr("never rewritten"));
   EXPECT_NE(sqlite3_exec(db, "DELETE FROM forecasts", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db,
+                         "INSERT OR REPLACE INTO forecasts (sweep_id, target, trial_id, "
+                         "fitted_ms, forecast) VALUES ('f-1', 'big', 'f-1-t001', 0, x'')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
   sqlite3_close(db);
 
   auto reopened = *Store::OpenForReading(path);

@@ -354,6 +354,8 @@ absl::StatusOr<ResumedSweep> TrialScheduler::ResumeSweep(const std::string& swee
   ResumedSweep resumed;
   std::vector<TrialWrite> writes;
   std::vector<v1::TrialState> previous;
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<v1::Forecast> forecasts, store_->ListForecasts(sweep_id));
+  const bool has_forecasts = !forecasts.empty();
   for (v1::Trial& trial : trials) {
     if (IsLive(trial.state())) live = true;
     if (trial.state() == v1::TRIAL_STATE_PENDING) resumed.needs_workers = true;
@@ -362,6 +364,11 @@ absl::StatusOr<ResumedSweep> TrialScheduler::ResumeSweep(const std::string& swee
     // A cooldown branch of a diverged stable run has nothing to start from.
     const std::string& stable = trial.spec().wsd().stable_trial_id();
     if (!stable.empty() && states[stable] == v1::TRIAL_STATE_DIVERGED) continue;
+    // Nor has a compute target its forecast could not size: it stays FAILED
+    // (before the forecast it is only waiting, and is resumed).
+    if (!trial.spec().forecast_target().empty() && trial.spec().tokens() == 0 && has_forecasts) {
+      continue;
+    }
     previous.push_back(trial.state());
     trial.set_reason(absl::StrCat("resumed after attempt ", trial.attempt(), " (was ",
                                   v1::TrialState_Name(trial.state()), ": ", trial.reason(), ")"));

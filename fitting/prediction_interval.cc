@@ -16,8 +16,14 @@ LossPrediction PredictLoss(const ChinchillaFitResult& fit, const ChinchillaBoots
   const double n = static_cast<double>(fit.residuals.size());
   constexpr double kFittedParams = 5;
   const double scale = n > kFittedParams ? std::sqrt(n / (n - kFittedParams)) : 1.0;
+  // Centred, so the interval sits on the point fit even where the Huber
+  // fit (close to L1 at δ = 1e-3) leaves residuals with a non-zero mean.
+  double mean = 0;
+  for (double r : fit.residuals) mean += r / n;
+  std::vector<double> centred;
+  for (double r : fit.residuals) centred.push_back(scale * (r - mean));
   double sum_squares = 0;
-  for (double r : fit.residuals) sum_squares += (scale * r) * (scale * r);
+  for (double r : centred) sum_squares += r * r;
   out.residual_scale = n > 0 ? std::sqrt(sum_squares / n) : 0;
 
   std::vector<double> samples;
@@ -25,9 +31,9 @@ LossPrediction PredictLoss(const ChinchillaFitResult& fit, const ChinchillaBoots
   for (const ChinchillaParams& law : bootstrap.samples) {
     const double log_loss = std::log(law.Loss(params, tokens));
     if (!std::isfinite(log_loss)) continue;
-    if (fit.residuals.empty()) samples.push_back(log_loss);
+    if (centred.empty()) samples.push_back(log_loss);
     // r = log L̂ − log L, so a run that scatters as run j did has log L = log L̂ − r.
-    for (double r : fit.residuals) samples.push_back(log_loss - scale * r);
+    for (double r : centred) samples.push_back(log_loss - r);
   }
   if (samples.empty()) {
     out.prediction_interval = {std::nan(""), std::nan("")};

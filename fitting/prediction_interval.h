@@ -18,12 +18,12 @@ struct LossPrediction {
   double loss = 0;  // the point fit's L(N, D)
   // The parameter bootstrap's percentile interval of L(N, D) alone.
   Interval parameter_interval;
-  // Percentile interval of L_b(N, D) · exp(−s · r_j) over every bootstrap
-  // law b and every residual r_j = log L̂_j − log L_j of the point fit, with
-  // s = sqrt(n / (n − 5)) restoring the spread the 5 fitted parameters took
-  // out of the n residuals.
+  // Percentile interval of L_b(N, D) · exp(−s · (r_j − r̄)) over every
+  // bootstrap law b and every residual r_j = log L̂_j − log L_j of the point
+  // fit (r̄ their mean), with s = sqrt(n / (n − 5)) restoring the spread the
+  // 5 fitted parameters took out of the n residuals.
   Interval prediction_interval;
-  // Root mean square of the scaled log residuals: a run's typical relative
+  // Root mean square of the scaled, centred log residuals: a run's typical relative
   // scatter about the law.
   double residual_scale = 0;
   double level = 0;

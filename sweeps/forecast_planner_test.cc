@@ -114,6 +114,13 @@ TEST(ForecastPlannerTest, FieldErrorsNameTheField) {
       {"forecast: {targets: [{compute: 1e13}], bootstrap: 3}", "forecast.bootstrap: must be in"},
       {"forecast: {targets: [{compute: 1e13}], law: kaplan}", "forecast.law: must be"},
       {"forecast: {targets: [{compute: 1e13, size: 3}]}", "forecast.targets[0].size: unknown key"},
+      {"forecast: {targets: [{compute: 1e13}, {compute: 2e13, name: target0}]}",
+       "forecast.targets[1].name: must differ from forecast.targets[0]'s, got 'target0'"},
+      {"forecast: {targets: [{target_params: 1e6, shape: {n_layer: 1, d_model: 96, n_head: 3}, "
+       "tokens: 1e6}]}",
+       "forecast.targets[0]: expected at most one of 'target_params' or 'shape'"},
+      {"forecast: {targets: [{compute: 1e13}], param_count: non_embedding}",
+       "forecast.targets[0].compute: needs forecast.param_count 'total'"},
   };
   for (const auto& [yaml, expected] : cases) {
     auto trials = Plan(yaml + "\n");

@@ -202,9 +202,14 @@ absl::Status ReadForecastTargets(const YamlReader& r, const YAML::Node& node,
   for (size_t i = 0; i < node.size(); ++i) {
     v1::ForecastTarget* target = plan->add_targets();
     v1::ModelSize* size = target->mutable_size();
+    bool has_target = false;
     const FieldTable fields = {
         {"name", StringField(r, [target](std::string v) { target->set_name(std::move(v)); })},
-        {"target_params", NumberField(r, [size](double v) { size->set_target_params(v); })},
+        {"target_params", NumberField(r,
+                                      [size, &has_target](double v) {
+                                        size->set_target_params(v);
+                                        has_target = true;
+                                      })},
         {"shape",
          [&r, size](const YAML::Node& n, const std::string& p) {
            return ReadShape(r, n, p, size->mutable_shape());
@@ -212,7 +217,11 @@ absl::Status ReadForecastTargets(const YamlReader& r, const YAML::Node& node,
         {"tokens", NumberField(r, [target](double v) { target->set_tokens(v); })},
         {"compute", NumberField(r, [target](double v) { target->set_compute(v); })},
     };
-    SCALELAW_RETURN_IF_ERROR(ReadFields(r, node[i], absl::StrCat(path, "[", i, "]"), fields));
+    const std::string item = absl::StrCat(path, "[", i, "]");
+    SCALELAW_RETURN_IF_ERROR(ReadFields(r, node[i], item, fields));
+    if (has_target && size->has_shape()) {
+      return r.Error(node[i], item, "expected at most one of 'target_params' or 'shape'");
+    }
     if (size->size_case() == v1::ModelSize::SIZE_NOT_SET) target->clear_size();
   }
   return absl::OkStatus();

@@ -215,10 +215,14 @@ absl::Status ValidateForecast(const v1::ForecastPlan& plan) {
   for (int i = 0; i < plan.targets_size(); ++i) {
     const std::string field = absl::StrCat("forecast.targets[", i, "]");
     const v1::ForecastTarget& target = plan.targets(i);
+    // Names as the planner resolves them: an unnamed target is "target<i>".
+    const auto name_of = [&plan](int k) {
+      return plan.targets(k).name().empty() ? absl::StrCat("target", k) : plan.targets(k).name();
+    };
     for (int j = 0; j < i; ++j) {
-      if (!target.name().empty() && target.name() == plan.targets(j).name()) {
+      if (name_of(i) == name_of(j)) {
         return Invalid(field + ".name", absl::StrCat("must differ from forecast.targets[", j, "]'s"),
-                       absl::StrCat("'", target.name(), "'"));
+                       absl::StrCat("'", name_of(i), "'"));
       }
     }
     for (char c : target.name()) {
@@ -233,6 +237,13 @@ absl::Status ValidateForecast(const v1::ForecastPlan& plan) {
             field, ": give either compute, or a size (target_params or shape) with tokens"));
       }
       SCALELAW_RETURN_IF_ERROR(InRange(field + ".compute", target.compute(), 1e6, 1e30));
+      // The shape rule sizes a model by its total count.
+      if (plan.param_count() == "non_embedding") {
+        return Invalid(field + ".compute",
+                       "needs forecast.param_count 'total' (compute targets are sized from N_opt "
+                       "as a total parameter count)",
+                       "param_count 'non_embedding'");
+      }
       continue;
     }
     if (!target.has_size()) {
