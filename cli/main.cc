@@ -1,6 +1,8 @@
 // The `scalelaw` binary: parses flags and hands each subcommand to the
 // libraries. It never links libtorch; training runs in `scalelaw-worker`.
 #include <glog/logging.h>
+#include <spdlog/sinks/stdout_color_sinks.h>  // stderr_color_mt too
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 
@@ -11,6 +13,9 @@ int main(int argc, char** argv) {
   // user reading a fit, so only errors reach stderr.
   FLAGS_minloglevel = google::GLOG_ERROR;
   google::InitGoogleLogging(argv[0]);
+  // The embedded coordinator's log lines go to stderr, beside the progress
+  // lines, so stdout holds only a command's result (tables, JSON).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("scalelaw"));
   CLI::App app{
       "scalelaw: scaling-law sweeps. Train a model-size x token grid on workers, fit power\n"
       "laws and Chinchilla frontiers, and predict the compute-optimal model for a budget.\n\n"
