@@ -151,6 +151,19 @@ absl::Status ReadShape(const YamlReader& r, const YAML::Node& node, const std::s
                     });
 }
 
+// The keys of a size, `target_params` or `shape`, for `models[i]` and
+// `forecast.targets[i]`; `has_target` records whether target_params was given
+// (a oneof cannot tell which key came last).
+void AddSizeFields(const YamlReader& r, v1::ModelSize* size, bool* has_target, FieldTable* fields) {
+  (*fields)["target_params"] = NumberField(r, [size, has_target](double v) {
+    size->set_target_params(v);
+    *has_target = true;
+  });
+  (*fields)["shape"] = [&r, size](const YAML::Node& n, const std::string& p) {
+    return ReadShape(r, n, p, size->mutable_shape());
+  };
+}
+
 absl::Status ReadModels(const YamlReader& r, const YAML::Node& node, const std::string& path,
                         v1::SweepSpec* spec) {
   SCALELAW_RETURN_IF_ERROR(r.ExpectSequence(node, path));
@@ -164,19 +177,9 @@ absl::Status ReadModels(const YamlReader& r, const YAML::Node& node, const std::
       continue;
     }
     bool has_target = false;
-    SCALELAW_RETURN_IF_ERROR(
-        ReadFields(r, node[i], item,
-                   {
-                       {"target_params", NumberField(r,
-                                                     [size, &has_target](double v) {
-                                                       size->set_target_params(v);
-                                                       has_target = true;
-                                                     })},
-                       {"shape",
-                        [&r, size](const YAML::Node& n, const std::string& p) {
-                          return ReadShape(r, n, p, size->mutable_shape());
-                        }},
-                   }));
+    FieldTable fields;
+    AddSizeFields(r, size, &has_target, &fields);
+    SCALELAW_RETURN_IF_ERROR(ReadFields(r, node[i], item, fields));
     if (size->size_case() == v1::ModelSize::SIZE_NOT_SET || (has_target && size->has_shape())) {
       return r.Error(node[i], item, "expected exactly one of 'target_params' or 'shape'");
     }
@@ -203,20 +206,12 @@ absl::Status ReadForecastTargets(const YamlReader& r, const YAML::Node& node,
     v1::ForecastTarget* target = plan->add_targets();
     v1::ModelSize* size = target->mutable_size();
     bool has_target = false;
-    const FieldTable fields = {
+    FieldTable fields = {
         {"name", StringField(r, [target](std::string v) { target->set_name(std::move(v)); })},
-        {"target_params", NumberField(r,
-                                      [size, &has_target](double v) {
-                                        size->set_target_params(v);
-                                        has_target = true;
-                                      })},
-        {"shape",
-         [&r, size](const YAML::Node& n, const std::string& p) {
-           return ReadShape(r, n, p, size->mutable_shape());
-         }},
         {"tokens", NumberField(r, [target](double v) { target->set_tokens(v); })},
         {"compute", NumberField(r, [target](double v) { target->set_compute(v); })},
     };
+    AddSizeFields(r, size, &has_target, &fields);
     const std::string item = absl::StrCat(path, "[", i, "]");
     SCALELAW_RETURN_IF_ERROR(ReadFields(r, node[i], item, fields));
     if (has_target && size->has_shape()) {
