@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "proto/coordinator_tls.h"
+
 namespace scalelaw::cli {
 
 // Adds a subcommand whose one-line `summary` shows in the parent's list and
@@ -21,12 +23,16 @@ inline CLI::App* AddSubcommand(CLI::App& parent, const std::string& name,
 
 void AddRunCommand(CLI::App& app, int* exit_code);          // run_command.cc
 void AddCoordinatorCommand(CLI::App& app, int* exit_code);  // coordinator_command.cc
+// `coordinator backup`; the coordinator's own callback must not run with it.
+CLI::App* AddCoordinatorBackupCommand(CLI::App& coordinator,
+                                      int* exit_code);  // coordinator_backup_command.cc
 void AddSweepCommands(CLI::App& app, int* exit_code);       // sweep_commands.cc
 // Flags of the `sweep` group that its subcommands share (set by the time a
 // subcommand's callback runs).
 struct SweepGroupFlags {
   std::string coordinator;  // host:port
   std::string token_file;   // empty: $SCALELAW_TOKEN_FILE / $SCALELAW_TOKEN
+  ClientTls tls;            // --tls-ca, --tls-cert, --tls-key (proto/coordinator_tls.h)
   // Whether --coordinator was given (not only defaulted), so a subcommand
   // that also takes --db can refuse the two together.
   const CLI::Option* coordinator_option = nullptr;

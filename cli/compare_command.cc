@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "cli/fit_output.h"
+#include "common/limits.h"
 #include "fitting/provenance.h"
 #include "fitting/recipe_comparison.h"
 #include "fitting/runs_csv.h"
@@ -157,7 +158,8 @@ void AddCompareCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(2, 10000))
       ->capture_default_str();
   command->add_option("--bootstrap", flags->bootstrap,
-                      "resample each frontier K times for percentile intervals");
+                      "resample each frontier K times for percentile intervals")
+      ->check(CLI::Range(0, static_cast<int>(limits::kMaxBootstrapResamples)));
   command->add_option("--level", flags->level, "confidence level of bootstrap intervals")
       ->capture_default_str();
   command->add_option("--seed", flags->seed, "seed of the bootstrap's resampling")

@@ -2,10 +2,13 @@
 // generic call with a deadline, turning gRPC errors into absl::Status messages
 // that name the coordinator address. Every call carries the coordinator token
 // from `token_file`, $SCALELAW_TOKEN_FILE or $SCALELAW_TOKEN when one is set
-// (proto/coordinator_token.h).
+// (proto/coordinator_token.h), over TLS when `tls` says so
+// (proto/coordinator_tls.h); a token is never sent in clear text off loopback.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <memory>
@@ -13,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "proto/coordinator_tls.h"
 #include "scalelaw/v1/coordinator.grpc.pb.h"
 
 namespace scalelaw::cli {
@@ -21,9 +25,14 @@ namespace scalelaw::cli {
 // $SCALELAW_COORDINATOR, else 127.0.0.1:50051.
 std::string DefaultCoordinatorAddress();
 
+// Adds --tls-ca, --tls-cert, --tls-key and --insecure-token-over-plaintext,
+// the flags of every command that dials a coordinator, to `app`.
+void AddCoordinatorTlsFlags(CLI::App& app, ClientTls* tls);
+
 class CoordinatorClient {
  public:
-  explicit CoordinatorClient(std::string address, const std::string& token_file = "");
+  explicit CoordinatorClient(std::string address, const std::string& token_file = "",
+                             const ClientTls& tls = {});
 
   // Calls `method` on the stub, e.g. Call(&Stub::GetSweep, request, &reply).
   template <typename Request, typename Response>
@@ -32,6 +41,7 @@ class CoordinatorClient {
                     const Request& request, Response* response,
                     std::chrono::seconds timeout = std::chrono::seconds(30)) {
     if (!token_.ok()) return token_.status();
+    if (!channel_.ok()) return channel_.status();
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout);
     return ToStatus((stub_.get()->*method)(&context, request, response));
@@ -44,6 +54,7 @@ class CoordinatorClient {
 
   std::string address_;
   absl::StatusOr<std::string> token_;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel_;  // a refusal (no TLS, bad files)
   std::unique_ptr<v1::Coordinator::Stub> stub_;
 };
 

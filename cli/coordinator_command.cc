@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/worker_binary.h"
@@ -14,9 +15,48 @@
 #include "coordinator/kubernetes_launcher.h"
 #include "coordinator/local_launcher.h"
 #include "coordinator/slurm_launcher.h"
+#include "common/private_files.h"
+#include "common/status_macros.h"
+#include "proto/coordinator_tls.h"
 #include "proto/coordinator_token.h"
 
 namespace scalelaw::cli {
+namespace {
+
+// The coordinator's TLS files and its launched workers', as absolute paths
+// (workers run in other directories, or on other machines sharing the
+// disk), read once now so a bad file fails at start, naming its flag, rather
+// than at the first handshake or launch.
+absl::Status ResolveTls(ServerTls tls, ClientTls worker_tls,
+                        coordinator::CoordinatorOptions* options) {
+  for (std::string* path : {&tls.cert_file, &tls.key_file, &tls.ca_file, &worker_tls.ca_file,
+                            &worker_tls.cert_file, &worker_tls.key_file}) {
+    if (!path->empty()) *path = std::filesystem::absolute(*path).string();
+  }
+  if (tls.enabled()) SCALELAW_RETURN_IF_ERROR(ServerCredentials(tls).status());
+  if (!tls.enabled() && worker_tls.enabled()) {
+    return absl::InvalidArgumentError(
+        "--worker-tls-ca, --worker-tls-cert, --worker-tls-key: only with --tls-cert and "
+        "--tls-key (a plaintext coordinator gives its workers no TLS)");
+  }
+  if (worker_tls.cert_file.empty() != worker_tls.key_file.empty()) {
+    return absl::InvalidArgumentError(worker_tls.cert_file.empty()
+                                          ? "--worker-tls-cert: required with --worker-tls-key"
+                                          : "--worker-tls-key: required with --worker-tls-cert");
+  }
+  if (worker_tls.ca_file.empty()) worker_tls.ca_file = tls.ca_file;
+  for (const auto& [path, flag] :
+       {std::pair{worker_tls.ca_file, "--worker-tls-ca"},
+        std::pair{worker_tls.cert_file, "--worker-tls-cert"},
+        std::pair{worker_tls.key_file, "--worker-tls-key"}}) {
+    if (!path.empty()) SCALELAW_RETURN_IF_ERROR(ReadPemFile(path, flag).status());
+  }
+  options->tls = std::move(tls);
+  options->worker_tls = std::move(worker_tls);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
   struct Args {
@@ -30,6 +70,10 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
     std::string advertise;  // empty: the listen address (wildcard host -> hostname)
     std::string token_file;  // empty: $SCALELAW_TOKEN_FILE, else $SCALELAW_TOKEN, else none
     std::string kubectl = "kubectl";
+    std::vector<std::string> allow_path_roots;  // empty: any path the validator allows
+    bool metrics_require_token = false;
+    ServerTls tls;         // --tls-cert, --tls-key, --tls-ca
+    ClientTls worker_tls;  // --worker-tls-*, --insecure-token-over-plaintext
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = AddSubcommand(
@@ -47,6 +91,12 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
       "to apply it. `kind: local` with `workers: N` starts N worker processes here.\n\n"
       "With a token (--token-file, $SCALELAW_TOKEN_FILE or $SCALELAW_TOKEN) every RPC must\n"
       "carry it; launched workers are given the same file, or inherit $SCALELAW_TOKEN.\n\n"
+      "With --tls-cert and --tls-key the gRPC port serves TLS; with --tls-ca as well, only\n"
+      "clients presenting a certificate signed by that CA get in (mutual TLS). Launched\n"
+      "workers get --tls-ca from --worker-tls-ca (default: --tls-ca) and, for mutual TLS,\n"
+      "--worker-tls-cert/--worker-tls-key (Kubernetes: launcher.kubernetes.tls_secret).\n"
+      "Clients refuse to send the token without TLS off loopback unless given\n"
+      "--insecure-token-over-plaintext; so does this coordinator for its launched workers.\n\n"
       "Example: scalelaw coordinator --listen 0.0.0.0:50051 --db /shared/scalelaw.db \\\n"
       "           --metrics-listen 0.0.0.0:9464");
   cmd->add_option("--listen", args->listen, "Address to serve gRPC on (host:port)")
@@ -82,8 +132,38 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--token-file", args->token_file,
                   "File holding the token every RPC must carry (default: $SCALELAW_TOKEN_FILE, "
                   "else $SCALELAW_TOKEN; none: no token is asked for)");
-  cmd->callback([args, exit_code] {
+  cmd->add_option("--allow-path-root", args->allow_path_roots,
+                  "Directory under which every sweep's data.corpus and training.checkpoint_dir "
+                  "must lie (repeatable; relative spec paths are taken from this coordinator's "
+                  "working directory; default: anywhere but system directories)");
+  cmd->add_flag("--metrics-require-token", args->metrics_require_token,
+                "Answer /metrics only to requests carrying the token (Authorization: Bearer "
+                "TOKEN; Prometheus: authorization: {credentials_file: FILE}); 401 otherwise");
+  cmd->add_option("--tls-cert", args->tls.cert_file,
+                  "PEM certificate (chain) to serve TLS with; its names must cover the address "
+                  "clients dial");
+  cmd->add_option("--tls-key", args->tls.key_file, "PEM private key of --tls-cert");
+  cmd->add_option("--tls-ca", args->tls.ca_file,
+                  "PEM CA: require every client to present a certificate it signed (mutual TLS)");
+  cmd->add_option("--worker-tls-ca", args->worker_tls.ca_file,
+                  "PEM CA launched workers verify this coordinator with (default: --tls-ca)");
+  cmd->add_option("--worker-tls-cert", args->worker_tls.cert_file,
+                  "PEM client certificate for launched workers (mutual TLS)");
+  cmd->add_option("--worker-tls-key", args->worker_tls.key_file,
+                  "PEM private key of --worker-tls-cert");
+  cmd->add_flag(kInsecureTokenFlag, args->worker_tls.insecure_token_over_plaintext,
+                "let launched workers send the token without TLS to a non-loopback address "
+                "(trusted networks only)");
+  const CLI::App* backup = AddCoordinatorBackupCommand(*cmd, exit_code);
+  cmd->callback([args, exit_code, backup] {
+    if (backup->parsed()) return;  // `coordinator backup` ran instead
+    MakeNewFilesPrivate();  // store, -wal/-shm, job scripts and logs: 0600 (common/)
     coordinator::CoordinatorOptions options;
+    if (absl::Status tls = ResolveTls(args->tls, args->worker_tls, &options); !tls.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(tls.message()).c_str());
+      *exit_code = 2;
+      return;
+    }
     const absl::StatusOr<std::string> token = LoadCoordinatorToken(args->token_file);
     if (!token.ok()) {
       std::fprintf(stderr, "error: %s\n", std::string(token.status().message()).c_str());
@@ -104,6 +184,11 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
     options.metrics_retention =
         std::chrono::milliseconds(std::llround(args->metrics_retention_s * 1000));
     options.advertise_address = args->advertise;
+    options.metrics_require_token = args->metrics_require_token;
+    for (const std::string& root : args->allow_path_roots) {
+      options.allowed_path_roots.push_back(
+          std::filesystem::absolute(root).lexically_normal().string());
+    }
     const std::filesystem::path jobs_dir = std::filesystem::absolute(
         args->jobs_dir.empty() ? std::filesystem::absolute(args->db).parent_path() / "jobs"
                                : std::filesystem::path(args->jobs_dir));
@@ -123,13 +208,17 @@ void AddCoordinatorCommand(CLI::App& app, int* exit_code) {
       *exit_code = 1;
       return;
     }
-    std::fprintf(stderr, "coordinator listening on %s (store: %s%s)\n",
+    std::fprintf(stderr, "coordinator listening on %s (store: %s%s%s)\n",
                  (*server)->address().c_str(), args->db.c_str(),
-                 options.token.empty() ? "" : "; token required");
+                 options.token.empty() ? "" : "; token required",
+                 !options.tls.enabled()  ? ""
+                 : options.tls.mutual() ? "; mutual TLS"
+                                        : "; TLS");
     if ((*server)->metrics_port() > 0) {
       const std::string& metrics = args->metrics_listen;
-      std::fprintf(stderr, "metrics on http://%s:%d/metrics\n",
-                   metrics.substr(0, metrics.rfind(':')).c_str(), (*server)->metrics_port());
+      std::fprintf(stderr, "metrics on http://%s:%d/metrics%s\n",
+                   metrics.substr(0, metrics.rfind(':')).c_str(), (*server)->metrics_port(),
+                   options.metrics_require_token ? " (token required)" : "");
     }
     boost::asio::io_context io;
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);

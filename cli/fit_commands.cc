@@ -15,6 +15,7 @@
 #include "cli/coordinator_client.h"
 #include "cli/fit_output.h"
 #include "cli/sweep_source.h"
+#include "common/limits.h"
 #include "coordinator/sweep_fit.h"
 #include "fitting/bootstrap.h"
 #include "fitting/chinchilla_fit.h"
@@ -36,6 +37,7 @@ void AddFitFlags(CLI::App* command, FitFlags* flags) {
   command->add_option("--coordinator", flags->coordinator,
                       "with --sweep: read the trials from this coordinator (default "
                       "$SCALELAW_COORDINATOR or 127.0.0.1:50051 when --db is not given)");
+  AddCoordinatorTlsFlags(*command, &flags->tls);
   command
       ->add_option("--min-tokens", flags->min_tokens,
                    "leave out runs trained on fewer tokens (listed with the reason)")
@@ -57,9 +59,11 @@ void AddFitFlags(CLI::App* command, FitFlags* flags) {
                       "which parameter count N is: for a CSV, a label printed with the fit "
                       "(total, non_embedding); for --sweep, which count to fit (default total)");
   command->add_flag("--json", flags->json, "print one JSON object instead of a table");
-  command->add_option("--bootstrap", flags->bootstrap,
-                      "resample the runs K times and report percentile intervals (chinchilla, "
-                      "isoflop, trend)");
+  command
+      ->add_option("--bootstrap", flags->bootstrap,
+                   "resample the runs K times and report percentile intervals (chinchilla, "
+                   "isoflop, trend)")
+      ->check(CLI::Range(0, static_cast<int>(limits::kMaxBootstrapResamples)));
   command
       ->add_option("--bootstrap-by", flags->bootstrap_by,
                    "chinchilla: resample single runs (point) or whole model sizes (size, a "
@@ -129,7 +133,7 @@ absl::StatusOr<std::vector<v1::Trial>> ReadTrials(const FitFlags& flags) {
   // The trials come from the store or the coordinator; the fit runs here, so
   // every law, filter and bootstrap option works the same with both.
   absl::StatusOr<SweepData> data =
-      LoadSweep(flags.sweep, SweepSource{flags.db, flags.coordinator, ""}, false);
+      LoadSweep(flags.sweep, SweepSource{flags.db, flags.coordinator, "", flags.tls}, false);
   if (!data.ok()) return data.status();
   return std::move(data->trials);
 }

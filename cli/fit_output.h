@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "proto/coordinator_tls.h"
 #include "fitting/bootstrap.h"
 #include "fitting/chinchilla_fit.h"
 #include "fitting/chinchilla_mle.h"
@@ -138,6 +139,7 @@ struct FitFlags {
   std::string sweep;
   std::string db;
   std::string coordinator;
+  ClientTls tls;  // for --coordinator (proto/coordinator_tls.h)
   // Filters: runs left out before fitting, each listed with its reason.
   double min_tokens = 0;
   bool drop_diverged = true;  // sweeps only

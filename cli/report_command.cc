@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "cli/coordinator_client.h"
 #include "cli/sweep_display.h"
 #include "cli/sweep_source.h"
 #include "coordinator/store.h"
@@ -36,6 +37,7 @@ struct ReportFlags {
   std::string sweep;
   std::string db;
   std::string coordinator;
+  ClientTls tls;  // for --coordinator (proto/coordinator_tls.h)
   std::string out;
   std::vector<std::string> budgets;
   std::vector<std::string> exclude;
@@ -191,13 +193,13 @@ absl::Status WriteReport(const ReportFlags& flags) {
     if (absl::Status s = LoadCsv(flags, &input); !s.ok()) return s;
   } else {
     absl::StatusOr<SweepData> data =
-        LoadSweep(flags.sweep, SweepSource{flags.db, flags.coordinator, ""}, true);
+        LoadSweep(flags.sweep, SweepSource{flags.db, flags.coordinator, "", flags.tls}, true);
     if (!data.ok()) return data.status();
     ConvertSweep(*data, flags.param_count == "non_embedding", &input);
     input.source = data->source;
     // A coordinator from before forecasts answers UNIMPLEMENTED: no forecasts.
     absl::StatusOr<std::vector<v1::ForecastOutcome>> forecasts =
-        LoadForecasts(data->sweep_id, SweepSource{flags.db, flags.coordinator, ""});
+        LoadForecasts(data->sweep_id, SweepSource{flags.db, flags.coordinator, "", flags.tls});
     if (!forecasts.ok() && !absl::IsUnimplemented(forecasts.status())) return forecasts.status();
     if (forecasts.ok()) input.forecasts = ConvertForecasts(*forecasts, *data);
   }
@@ -261,6 +263,7 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
       "read the sweep from this coordinator (default $SCALELAW_COORDINATOR or 127.0.0.1:50051)");
   csv->excludes(sweep)->excludes(db)->excludes(coordinator);
   db->excludes(coordinator);
+  AddCoordinatorTlsFlags(*cmd, &flags->tls);
   cmd->add_option("--curves", flags->curves_csv,
                   "training curves CSV (params, tokens, loss, run) for the loss-vs-tokens plot");
   cmd->add_option("--out,-o", flags->out, "output directory; the page is DIR/index.html")

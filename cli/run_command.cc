@@ -19,6 +19,7 @@
 #include "cli/forecast_display.h"
 #include "cli/sweep_display.h"
 #include "cli/worker_binary.h"
+#include "common/private_files.h"
 #include "common/status_macros.h"
 #include "coordinator/coordinator_server.h"
 #include "coordinator/local_launcher.h"
@@ -301,7 +302,10 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--metrics-listen", args->metrics_listen,
                   "Serve Prometheus /metrics of the embedded coordinator on host:port "
                   "(default: off)");
-  cmd->callback([args, exit_code] { *exit_code = Run(*args); });
+  cmd->callback([args, exit_code] {
+    MakeNewFilesPrivate();  // the store, logs and checkpoints under --out
+    *exit_code = Run(*args);
+  });
 }
 
 }  // namespace scalelaw::cli

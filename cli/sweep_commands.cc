@@ -45,7 +45,7 @@ void AddSubmit(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, in
     *request.mutable_spec() = *spec;
     request.set_spec_yaml(text.str());
     v1::SubmitSweepResponse response;
-    CoordinatorClient client(group->coordinator, group->token_file);
+    CoordinatorClient client(group->coordinator, group->token_file, group->tls);
     if (absl::Status s = client.Call(&Stub::SubmitSweep, request, &response); !s.ok()) {
       *exit_code = Fail(s);
       return;
@@ -72,7 +72,7 @@ void AddStatus(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, in
   cmd->add_option("--interval", args->interval, "Seconds between refreshes")
       ->check(CLI::PositiveNumber);
   cmd->callback([args, group, exit_code] {
-    CoordinatorClient client(group->coordinator, group->token_file);
+    CoordinatorClient client(group->coordinator, group->token_file, group->tls);
     while (true) {
       v1::GetSweepRequest request;
       request.set_sweep_id(args->sweep_id);
@@ -115,7 +115,7 @@ void AddList(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, int*
   CLI::App* cmd = AddSubcommand(sweep, "list", "List the coordinator's sweeps",
                                 "List the coordinator's sweeps.\n\nExample: scalelaw sweep list");
   cmd->callback([group, exit_code] {
-    CoordinatorClient client(group->coordinator, group->token_file);
+    CoordinatorClient client(group->coordinator, group->token_file, group->tls);
     v1::ListSweepsResponse response;
     if (absl::Status s = client.Call(&Stub::ListSweeps, v1::ListSweepsRequest(), &response);
         !s.ok()) {
@@ -137,7 +137,7 @@ void AddCancel(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, in
       "(scancel for Slurm).\n\nExample: scalelaw sweep cancel quickstart-1");
   cmd->add_option("sweep_id", *sweep_id, "Sweep id")->required();
   cmd->callback([sweep_id, group, exit_code] {
-    CoordinatorClient client(group->coordinator, group->token_file);
+    CoordinatorClient client(group->coordinator, group->token_file, group->tls);
     v1::CancelSweepRequest request;
     request.set_sweep_id(*sweep_id);
     v1::CancelSweepResponse response;
@@ -162,7 +162,7 @@ void AddResume(CLI::App& sweep, std::shared_ptr<const SweepGroupFlags> group, in
       "Example: scalelaw sweep resume quickstart-1");
   cmd->add_option("sweep_id", *sweep_id, "Sweep id")->required();
   cmd->callback([sweep_id, group, exit_code] {
-    CoordinatorClient client(group->coordinator, group->token_file);
+    CoordinatorClient client(group->coordinator, group->token_file, group->tls);
     v1::ResumeSweepRequest request;
     request.set_sweep_id(*sweep_id);
     v1::ResumeSweepResponse response;
@@ -194,6 +194,7 @@ void AddSweepCommands(CLI::App& app, int* exit_code) {
   sweep->add_option("--token-file", group->token_file,
                     "File holding the coordinator token (default: $SCALELAW_TOKEN_FILE, else "
                     "$SCALELAW_TOKEN)");
+  AddCoordinatorTlsFlags(*sweep, &group->tls);
   AddSweepPlanCommand(*sweep, exit_code);
   AddSweepExportCommand(*sweep, group, exit_code);
   AddSweepCriticalBatchCommand(*sweep, group, exit_code);
@@ -204,7 +205,7 @@ void AddSweepCommands(CLI::App& app, int* exit_code) {
   AddCancel(*sweep, group, exit_code);
   AddResume(*sweep, group, exit_code);
   // `scalelaw sweep status ID --coordinator ADDR` works as well as putting
-  // --coordinator (or --token-file) before the subcommand.
+  // --coordinator (or --token-file, --tls-ca, ...) before the subcommand.
   for (CLI::App* sub : sweep->get_subcommands({})) sub->fallthrough();
 }
 

@@ -74,7 +74,7 @@ absl::StatusOr<SweepData> LoadFromCoordinator(const std::string& sweep_id,
   }
   const std::string address =
       source.coordinator.empty() ? DefaultCoordinatorAddress() : source.coordinator;
-  CoordinatorClient client(address, source.token_file);
+  CoordinatorClient client(address, source.token_file, source.tls);
   v1::ListTrialsRequest request;
   request.set_sweep_id(sweep_id);
   request.set_include_metrics(with_metrics);
@@ -93,8 +93,8 @@ absl::StatusOr<SweepData> LoadFromCoordinator(const std::string& sweep_id,
 
 SweepSource SourceOf(const std::string& db, const SweepGroupFlags& group) {
   // Both given: LoadSweep refuses the pair rather than ignore one.
-  if (!db.empty() && !group.CoordinatorGiven()) return SweepSource{db, "", ""};
-  return SweepSource{db, group.coordinator, group.token_file};
+  if (!db.empty() && !group.CoordinatorGiven()) return SweepSource{db, "", "", {}};
+  return SweepSource{db, group.coordinator, group.token_file, group.tls};
 }
 
 absl::StatusOr<SweepData> LoadSweep(const std::string& sweep_id, const SweepSource& source,
@@ -117,7 +117,7 @@ absl::StatusOr<std::vector<v1::ForecastOutcome>> LoadForecasts(const std::string
   }
   const std::string address =
       source.coordinator.empty() ? DefaultCoordinatorAddress() : source.coordinator;
-  CoordinatorClient client(address, source.token_file);
+  CoordinatorClient client(address, source.token_file, source.tls);
   v1::GetForecastsRequest request;
   request.set_sweep_id(sweep_id);
   v1::GetForecastsResponse response;

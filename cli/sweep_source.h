@@ -18,6 +18,7 @@ struct SweepSource {
   std::string db;           // a store file; when empty, the coordinator
   std::string coordinator;  // host:port; empty: DefaultCoordinatorAddress()
   std::string token_file;   // for the coordinator (proto/coordinator_token.h)
+  ClientTls tls;            // for the coordinator (proto/coordinator_tls.h)
 };
 
 // A sweep's trials in plan order and, when asked for, the stored points of

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/limits.h"
 #include "common/status_macros.h"
 #include "coordinator/coordinator_service.h"
 #include "coordinator/forecaster.h"
@@ -55,6 +56,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   if (options.metrics_retention.count() < 0) {
     return absl::InvalidArgumentError("metrics_retention: must be >= 0");
   }
+  if (options.metrics_require_token && options.token.empty()) {
+    return absl::InvalidArgumentError(
+        "metrics_require_token (--metrics-require-token): the coordinator has no token to "
+        "require (give --token-file)");
+  }
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(options));
   SCALELAW_ASSIGN_OR_RETURN(server->store_, Store::Open(options.db_path));
   if (!options.metrics_listen_address.empty()) {
@@ -69,6 +75,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   }
   SchedulerOptions scheduler_options;
   scheduler_options.lease_timeout = options.lease_timeout;
+  scheduler_options.allowed_path_roots = options.allowed_path_roots;
   scheduler_options.retry_after = std::min<std::chrono::milliseconds>(
       options.heartbeat_interval, std::chrono::milliseconds(1000));
   server->scheduler_ = std::make_unique<TrialScheduler>(server->store_.get(), &server->clock_,
@@ -88,6 +95,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
                                                        : s->options_.advertise_address;
         });
     server->launchers_->set_token(!options.token.empty(), options.token_file);
+    server->launchers_->set_tls(options.tls.enabled(), options.tls.mutual(), options.worker_tls);
     for (const std::shared_ptr<Launcher>& launcher : options.launchers) {
       server->launchers_->Add(launcher);
     }
@@ -98,23 +106,38 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->service_ = std::make_unique<CoordinatorService>(
       server->store_.get(), server->scheduler_.get(), service_options);
 
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (options.tls.enabled()) {
+    SCALELAW_ASSIGN_OR_RETURN(credentials, ServerCredentials(options.tls));
+  } else if (!options.token.empty() && !IsLoopbackAddress(options.listen_address)) {
+    spdlog::warn(
+        "INSECURE: the coordinator requires a token but serves plaintext gRPC on {}, off "
+        "loopback: the token would cross the network in clear text. Start it with --tls-cert "
+        "and --tls-key (clients refuse to send the token otherwise unless told {})",
+        options.listen_address, kInsecureTokenFlag);
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(options.listen_address, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(limits::kMaxReceiveMessageBytes);  // common/limits.h
   if (server->metrics_) {
     builder.experimental().SetInterceptorCreators(
         MakeRpcMetricsInterceptors(server->metrics_.get()));
     SCALELAW_ASSIGN_OR_RETURN(
         server->metrics_http_,
-        MetricsHttpServer::Start(server->io_, options.metrics_listen_address,
-                                 [metrics = server->metrics_.get()] { return metrics->Scrape(); }));
+        MetricsHttpServer::Start(
+            server->io_, options.metrics_listen_address,
+            [metrics = server->metrics_.get()] { return metrics->Scrape(); },
+            options.metrics_require_token ? options.token : std::string()));
   }
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0) {
     server->server_.reset();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on '", options.listen_address, "' (in use or malformed?)"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on '", options.listen_address, "' (in use or malformed?",
+        options.tls.enabled() ? " or --tls-cert/--tls-key not a matching certificate and key?"
+                              : "",
+        ")"));
   }
 
   server->ScheduleExpiryScan();

@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "coordinator/clock.h"
 #include "coordinator/launcher.h"
+#include "proto/coordinator_tls.h"
 
 namespace grpc {
 class Server;
@@ -69,6 +70,15 @@ struct CoordinatorOptions {
   std::string metrics_listen_address;
   // How long the series of a finished sweep stay on /metrics.
   std::chrono::milliseconds metrics_retention = std::chrono::minutes(15);
+  // /metrics names sweeps, trials and workers: with this set it answers only
+  // requests carrying `token` as "Authorization: Bearer <token>" (401
+  // otherwise). INVALID_ARGUMENT from Start without a token.
+  bool metrics_require_token = false;
+  // When not empty, every submitted sweep's data.corpus and
+  // training.checkpoint_dir must lie under one of these absolute directories
+  // (relative spec paths taken from the coordinator's working directory;
+  // sweeps/safe_path.h). Empty: any path the spec validator allows.
+  std::vector<std::string> allowed_path_roots;
   // Launchers for sweeps' workers, one per launcher.kind. Empty: the
   // coordinator starts no workers (`scalelaw run` starts its own).
   std::vector<std::shared_ptr<Launcher>> launchers;
@@ -82,6 +92,17 @@ struct CoordinatorOptions {
   // (--token-file), so it must be readable where they run. Empty: workers
   // take $SCALELAW_TOKEN from the environment they inherit.
   std::string token_file;
+  // TLS for the gRPC port (proto/coordinator_tls.h): off when empty; mutual
+  // (client certificates required) with tls.ca_file. With a token, no TLS
+  // and a non-loopback listen address, Start warns loudly: the clients, who
+  // would send the token, refuse such a channel themselves unless told
+  // --insecure-token-over-plaintext.
+  ServerTls tls;
+  // What launched workers dial the coordinator with (absolute paths visible
+  // where they run): the CA that verifies this server, and for mutual TLS
+  // their client certificate and key; insecure_token_over_plaintext is passed
+  // on to them. Launches a worker could not connect with are refused.
+  ClientTls worker_tls;
 };
 
 class CoordinatorServer {

@@ -7,7 +7,9 @@
 #include "common/status_macros.h"
 #include "coordinator/forecaster.h"
 #include "coordinator/grpc_status.h"
+#include "coordinator/lease_token.h"
 #include "coordinator/metric_stream_reactor.h"
+#include "coordinator/request_limits.h"
 #include "coordinator/sweep_summary.h"
 #include "proto/coordinator_token.h"
 
@@ -36,6 +38,18 @@ absl::StatusOr<Response> Wrap(absl::StatusOr<T> value, Setter setter) {
 absl::Status RequireSweepId(const std::string& sweep_id) {
   if (sweep_id.empty()) return absl::InvalidArgumentError("sweep_id: must not be empty");
   return absl::OkStatus();
+}
+
+// Finishes the call with INVALID_ARGUMENT when the request is out of the
+// limits of request_limits.h; nullptr when it is within them.
+template <typename Request>
+grpc::ServerUnaryReactor* RefuseOutOfLimits(grpc::CallbackServerContext* context,
+                                            const Request& request) {
+  const absl::Status within = CheckRequestLimits(request);
+  if (within.ok()) return nullptr;
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(within));
+  return reactor;
 }
 
 // A metric stream refused before it starts (no token).
@@ -84,7 +98,15 @@ absl::StatusOr<v1::Sweep> CoordinatorService::Summary(const std::string& sweep_i
 
 CoordinatorService::CoordinatorService(Store* store, TrialScheduler* scheduler,
                                        ServiceOptions options)
-    : store_(store), scheduler_(scheduler), options_(options) {}
+    : store_(store),
+      scheduler_(scheduler),
+      options_(options),
+      metric_writer_(
+          store,
+          [scheduler](const std::vector<v1::MetricPoint>& stored) {
+            scheduler->ReportStoredMetrics(stored);
+          },
+          options.metric_writer) {}
 
 CoordinatorService::~CoordinatorService() {
   fit_pool_.join();
@@ -95,6 +117,7 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
     grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
     v1::RegisterWorkerResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   absl::StatusOr<v1::RegisterWorkerResponse> result =
       [&]() -> absl::StatusOr<v1::RegisterWorkerResponse> {
     SCALELAW_ASSIGN_OR_RETURN(std::string worker_id, scheduler_->RegisterWorker(*request));
@@ -111,6 +134,7 @@ grpc::ServerUnaryReactor* CoordinatorService::LeaseTrial(grpc::CallbackServerCon
                                                          const v1::LeaseTrialRequest* request,
                                                          v1::LeaseTrialResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   return Reply(context, scheduler_->LeaseTrial(*request), response);
 }
 
@@ -118,6 +142,7 @@ grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerCont
                                                         const v1::HeartbeatRequest* request,
                                                         v1::HeartbeatResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   return Reply(context, scheduler_->Heartbeat(*request), response);
 }
 
@@ -125,13 +150,14 @@ grpc::ServerBidiReactor<v1::MetricPoint, v1::MetricAck>* CoordinatorService::Str
     grpc::CallbackServerContext* context) {
   if (absl::Status allowed = CheckCoordinatorToken(*context, options_.token); !allowed.ok())
     return new RefusedStream(ToGrpcStatus(allowed));
-  return new MetricStreamReactor(scheduler_);
+  return new MetricStreamReactor(scheduler_, &metric_writer_);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::CompleteTrial(grpc::CallbackServerContext* context,
                                                             const v1::CompleteTrialRequest* request,
                                                             v1::CompleteTrialResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   return Reply(context,
                Wrap<v1::CompleteTrialResponse>(scheduler_->CompleteTrial(*request),
                                                &v1::CompleteTrialResponse::set_accepted),
@@ -142,6 +168,7 @@ grpc::ServerUnaryReactor* CoordinatorService::FailTrial(grpc::CallbackServerCont
                                                         const v1::FailTrialRequest* request,
                                                         v1::FailTrialResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   return Reply(context,
                Wrap<v1::FailTrialResponse>(scheduler_->FailTrial(*request),
                                            &v1::FailTrialResponse::set_accepted),
@@ -152,6 +179,7 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitSweep(grpc::CallbackServerCo
                                                           const v1::SubmitSweepRequest* request,
                                                           v1::SubmitSweepResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   if (options_.launchers == nullptr)
     return Reply(context, scheduler_->SubmitSweep(*request), response);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -183,6 +211,7 @@ grpc::ServerUnaryReactor* CoordinatorService::GetSweep(grpc::CallbackServerConte
                                                        const v1::GetSweepRequest* request,
                                                        v1::Sweep* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   return Reply(context, Summary(request->sweep_id()), response);
 }
 
@@ -190,6 +219,7 @@ grpc::ServerUnaryReactor* CoordinatorService::ListSweeps(grpc::CallbackServerCon
                                                          const v1::ListSweepsRequest* request,
                                                          v1::ListSweepsResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   absl::StatusOr<v1::ListSweepsResponse> result = [&]() -> absl::StatusOr<v1::ListSweepsResponse> {
     SCALELAW_ASSIGN_OR_RETURN(std::vector<SweepRecord> sweeps, store_->ListSweeps());
     v1::ListSweepsResponse out;
@@ -205,6 +235,7 @@ grpc::ServerUnaryReactor* CoordinatorService::CancelSweep(grpc::CallbackServerCo
                                                           const v1::CancelSweepRequest* request,
                                                           v1::CancelSweepResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   if (options_.launchers == nullptr) {
     return Reply(context,
                  Wrap<v1::CancelSweepResponse>(scheduler_->CancelSweep(request->sweep_id()),
@@ -237,6 +268,7 @@ grpc::ServerUnaryReactor* CoordinatorService::ResumeSweep(grpc::CallbackServerCo
                                                           const v1::ResumeSweepRequest* request,
                                                           v1::ResumeSweepResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // On the launch thread: a resumed sweep may need its workers again.
   auto resume = [this, reactor, request, response] {
@@ -271,6 +303,7 @@ grpc::ServerUnaryReactor* CoordinatorService::ListTrials(grpc::CallbackServerCon
                                                          const v1::ListTrialsRequest* request,
                                                          v1::ListTrialsResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   absl::StatusOr<v1::ListTrialsResponse> result = [&]() -> absl::StatusOr<v1::ListTrialsResponse> {
     SCALELAW_RETURN_IF_ERROR(RequireSweepId(request->sweep_id()));
     SCALELAW_RETURN_IF_ERROR(store_->GetSweep(request->sweep_id()).status());
@@ -283,6 +316,8 @@ grpc::ServerUnaryReactor* CoordinatorService::ListTrials(grpc::CallbackServerCon
                                   store_->ListMetrics(trial.spec().trial_id(), trial.attempt()));
         for (v1::MetricPoint& point : points) *out.add_metrics() = std::move(point);
       }
+      // The worker id's secret part never leaves the coordinator.
+      trial.set_worker_id(PublicWorkerId(trial.worker_id()));
       *out.add_trials() = std::move(trial);
     }
     return out;
@@ -294,6 +329,7 @@ grpc::ServerUnaryReactor* CoordinatorService::GetFit(grpc::CallbackServerContext
                                                      const v1::GetFitRequest* request,
                                                      v1::FitResult* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<std::vector<v1::Trial>> trials = [&]() -> absl::StatusOr<std::vector<v1::Trial>> {
     SCALELAW_RETURN_IF_ERROR(RequireSweepId(request->sweep_id()));
@@ -320,6 +356,7 @@ grpc::ServerUnaryReactor* CoordinatorService::GetForecasts(
     grpc::CallbackServerContext* context, const v1::GetForecastsRequest* request,
     v1::GetForecastsResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = RefuseOutOfLimits(context, *request)) return refused;
   absl::StatusOr<v1::GetForecastsResponse> result =
       [&]() -> absl::StatusOr<v1::GetForecastsResponse> {
     SCALELAW_RETURN_IF_ERROR(RequireSweepId(request->sweep_id()));

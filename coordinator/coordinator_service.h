@@ -1,7 +1,8 @@
 // The Coordinator gRPC service (proto/scalelaw/v1/coordinator.proto), callback
 // API: unary RPCs answer through the context's DefaultReactor; StreamMetrics
-// is a MetricStreamReactor. State changes go through TrialScheduler (each is
-// committed to the store before the reply); reads go to the Store directly.
+// is a MetricStreamReactor, whose points the service's MetricWriter stores in
+// batches. State changes go through TrialScheduler (each is committed to the
+// store before the reply); reads go to the Store directly.
 //
 // Errors: INVALID_ARGUMENT for malformed requests (empty ids, invalid sweep
 // specs — the message names the field), NOT_FOUND for unknown sweeps, trials
@@ -37,6 +38,7 @@
 #include "coordinator/clock.h"
 #include "coordinator/coordinator_observer.h"
 #include "coordinator/launchers.h"
+#include "coordinator/metric_writer.h"
 #include "coordinator/store.h"
 #include "coordinator/sweep_fit.h"
 #include "coordinator/trial_scheduler.h"
@@ -58,6 +60,8 @@ struct ServiceOptions {
   std::string token;
   // For sweeps' ETAs. Not owned; null: the system clock.
   const Clock* clock = nullptr;
+  // The group commit of metric points (coordinator/metric_writer.h).
+  MetricWriterOptions metric_writer;
 };
 
 class CoordinatorService final : public v1::Coordinator::CallbackService {
@@ -119,6 +123,9 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   Store* const store_;
   TrialScheduler* const scheduler_;
   const ServiceOptions options_;
+  // Stores every stream's points; its queued points are failed (never
+  // acknowledged) when the service is destroyed, after the gRPC server.
+  MetricWriter metric_writer_;
   boost::asio::thread_pool fit_pool_{1};
   boost::asio::thread_pool launch_pool_{1};
 };

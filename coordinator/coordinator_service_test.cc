@@ -1,7 +1,14 @@
 // A real CoordinatorServer on 127.0.0.1:0 driven through a real gRPC stub.
 #include <grpcpp/grpcpp.h>
 
+#include <sqlite3.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "coordinator/coordinator_server.h"
 #include "coordinator/store.h"
@@ -78,6 +85,7 @@ class CoordinatorServiceTest : public ::testing::Test {
     request.set_trial_id(lease.trial().trial_id());
     request.set_attempt(lease.attempt());
     request.set_tokens_done(100);
+    request.set_lease_token(lease.lease_token());
     v1::HeartbeatResponse response;
     grpc::ClientContext context;
     EXPECT_TRUE(stub_->Heartbeat(&context, request, &response).ok());
@@ -102,6 +110,7 @@ class CoordinatorServiceTest : public ::testing::Test {
     point.set_step(seq * 10);
     point.set_tokens((seq + 1) * 1000);
     point.set_train_loss(5.0 - 0.5 * static_cast<double>(seq));
+    point.set_lease_token(lease.lease_token());
     return point;
   }
 
@@ -155,6 +164,7 @@ TEST_F(CoordinatorServiceTest, SweepRunsToDoneWithStreamedMetrics) {
     complete.set_worker_id(worker);
     complete.set_trial_id(lease.trial().trial_id());
     complete.set_attempt(lease.attempt());
+    complete.set_lease_token(lease.lease_token());
     complete.mutable_result()->set_params(100000);
     complete.mutable_result()->set_tokens(lease.trial().tokens());
     complete.mutable_result()->set_final_val_loss(3.25);
@@ -295,8 +305,9 @@ TEST_F(CoordinatorServiceTest, StalePointEndsTheStreamAndKilledClientIsHarmless)
     EXPECT_EQ(ack.seq(), 0u);
     EXPECT_FALSE(stream->Read(&ack));
     grpc::Status status = stream->Finish();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-    EXPECT_THAT(status.error_message(), HasSubstr("no longer holds the lease"));
+    // Attempt 6 was never leased: the token is not its token.
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(status.error_message(), HasSubstr("lease_token"));
   }
   for (int i = 0; i < 5; ++i) {
     // A worker killed mid-stream: the call is cancelled with a read pending.
@@ -502,6 +513,357 @@ TEST_F(CoordinatorServiceTest, ShutdownWithAnOpenStreamCompletes) {
   server_.reset();
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->ListMetrics(lease.trial().trial_id(), 1)->size(), 1u);
+}
+
+// What `PRAGMA integrity_check` says of the store file, read beside the
+// running coordinator (WAL lets a second connection read).
+std::string IntegrityCheck(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return "";
+  sqlite3_stmt* stmt = nullptr;
+  std::string result;
+  sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, nullptr);
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    result += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return result;
+}
+
+// Every field out of its limits (request_limits.h) is INVALID_ARGUMENT naming
+// it, whichever RPC carries it; nothing is stored, the coordinator keeps
+// serving, and the store stays sound.
+TEST_F(CoordinatorServiceTest, OutOfLimitFieldsAreInvalidArgumentNamingTheField) {
+  const std::string sweep = Submit();
+  const std::string worker = Register();
+  const v1::LeaseTrialResponse lease = Lease(worker, sweep);
+  ASSERT_TRUE(lease.granted());
+  constexpr uint64_t kTooBig = uint64_t{1} << 63;
+  auto expect_invalid = [](const grpc::Status& status, const std::string& field) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << field << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(field + ": "));
+    EXPECT_LT(status.error_message().size(), 400u) << "the message echoes no long value";
+  };
+  {
+    v1::RegisterWorkerRequest request;
+    request.set_hostname(std::string(3'900'000, 'h'));
+    v1::RegisterWorkerResponse response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->RegisterWorker(&context, request, &response), "hostname");
+  }
+  {
+    v1::RegisterWorkerRequest request;
+    request.set_hostname("ok");
+    request.set_device(std::string(300, 'd'));
+    v1::RegisterWorkerResponse response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->RegisterWorker(&context, request, &response), "device");
+  }
+  {
+    v1::LeaseTrialRequest request;
+    request.set_worker_id(std::string(20'000, 'w'));
+    v1::LeaseTrialResponse response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->LeaseTrial(&context, request, &response), "worker_id");
+  }
+  {
+    v1::GetSweepRequest request;
+    request.set_sweep_id(std::string(20'000, 's'));  // once RESOURCE_EXHAUSTED at the client
+    v1::Sweep response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->GetSweep(&context, request, &response), "sweep_id");
+  }
+  {
+    v1::HeartbeatRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(lease.trial().trial_id());
+    request.set_attempt(lease.attempt());
+    request.set_lease_token(lease.lease_token());
+    request.set_tokens_done(UINT64_MAX);
+    v1::HeartbeatResponse response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->Heartbeat(&context, request, &response), "tokens_done");
+  }
+  {
+    v1::FailTrialRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(lease.trial().trial_id());
+    request.set_attempt(lease.attempt());
+    request.set_lease_token(lease.lease_token());
+    request.set_reason(std::string(5000, 'r'));
+    v1::FailTrialResponse response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->FailTrial(&context, request, &response), "reason");
+  }
+  {
+    v1::CompleteTrialRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(lease.trial().trial_id());
+    request.set_attempt(lease.attempt());
+    request.set_lease_token(lease.lease_token());
+    request.mutable_result()->set_final_val_loss(3.0);
+    request.mutable_result()->set_tokens(UINT64_MAX);
+    v1::CompleteTrialResponse response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->CompleteTrial(&context, request, &response), "result.tokens");
+  }
+  {
+    v1::SubmitSweepRequest request;
+    *request.mutable_spec() = testing::SmallSweepSpec();
+    request.set_spec_yaml(std::string((1 << 20) + 1, 'y'));
+    v1::SubmitSweepResponse response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->SubmitSweep(&context, request, &response), "spec_yaml");
+  }
+  {
+    // 1 model x 1,000 budgets x 10,000 seeds: 1e7 trials, refused before planning.
+    v1::SubmitSweepRequest request;
+    v1::SweepSpec& spec = *request.mutable_spec() = testing::SmallSweepSpec();
+    spec.clear_models();
+    spec.add_models()->set_target_params(1e5);
+    spec.clear_tokens();
+    spec.clear_seeds();
+    for (int i = 0; i < 1000; ++i) spec.add_tokens(1e6 + i);
+    for (int i = 0; i < 10'000; ++i) spec.add_seeds(static_cast<uint64_t>(i));
+    v1::SubmitSweepResponse response;
+    grpc::ClientContext context;
+    const auto start = std::chrono::steady_clock::now();
+    const grpc::Status status = stub_->SubmitSweep(&context, request, &response);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+    expect_invalid(status, "seeds");
+    EXPECT_THAT(status.error_message(), HasSubstr("10000000 trials"));
+  }
+  {
+    v1::GetFitRequest request;
+    request.set_sweep_id(sweep);
+    request.set_bootstrap(2'000'000'000);
+    v1::FitResult response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->GetFit(&context, request, &response), "bootstrap");
+  }
+  {
+    v1::GetFitRequest request;
+    request.set_sweep_id(sweep);
+    for (int i = 0; i < 20'000; ++i) request.add_compute_budgets(1e18);
+    v1::FitResult response;
+    grpc::ClientContext context;
+    expect_invalid(stub_->GetFit(&context, request, &response), "compute_budgets");
+  }
+  // Metric points: each out-of-limits field ends the stream, nothing stored.
+  for (const auto& [field, mutate] :
+       std::vector<std::pair<std::string, std::function<void(v1::MetricPoint&)>>>{
+           {"seq", [&](v1::MetricPoint& p) { p.set_seq(kTooBig); }},
+           {"tokens", [&](v1::MetricPoint& p) { p.set_tokens(UINT64_MAX); }},
+           {"step", [&](v1::MetricPoint& p) { p.set_step(kTooBig + 7); }},
+           {"wall_seconds",
+            [&](v1::MetricPoint& p) {
+              p.set_wall_seconds(std::numeric_limits<double>::quiet_NaN());
+            }},
+           {"trial_id", [&](v1::MetricPoint& p) { p.set_trial_id(std::string(1000, 't')); }},
+       }) {
+    grpc::ClientContext context;
+    auto stream = stub_->StreamMetrics(&context);
+    v1::MetricPoint point = Point(lease, 0);
+    mutate(point);
+    stream->Write(point);
+    stream->WritesDone();
+    v1::MetricAck ack;
+    EXPECT_FALSE(stream->Read(&ack)) << field;
+    expect_invalid(stream->Finish(), field);
+  }
+  // A message over the server's 4 MiB receive limit is refused by gRPC.
+  {
+    v1::RegisterWorkerRequest request;
+    request.set_hostname(std::string(5 << 20, 'h'));
+    v1::RegisterWorkerResponse response;
+    grpc::ClientContext context;
+    EXPECT_EQ(stub_->RegisterWorker(&context, request, &response).error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+
+  // Nothing got in, and the coordinator serves on.
+  EXPECT_TRUE(server_->store().ListMetrics(lease.trial().trial_id(), 1)->empty());
+  EXPECT_EQ(*server_->store().CountWorkers(), 1);
+  EXPECT_EQ(*server_->store().CountSweeps(), 1);
+  EXPECT_EQ(server_->store().GetTrial(lease.trial().trial_id())->state(),
+            v1::TRIAL_STATE_LEASED);
+  EXPECT_TRUE(Beat(worker, lease).keep_going());
+  EXPECT_TRUE(Lease(Register(), sweep).granted());
+  EXPECT_EQ(IntegrityCheck(dir_.File("coordinator.db")), "ok");
+}
+
+// The per-lease credential on the wire: Heartbeat, a metric point,
+// CompleteTrial and FailTrial without the lease's token, or with another
+// lease's, are PERMISSION_DENIED and store nothing.
+TEST_F(CoordinatorServiceTest, CallsAboutALeaseNeedItsToken) {
+  const std::string sweep = Submit();
+  const std::string victim = Register();
+  const std::string thief = Register();
+  EXPECT_NE(victim.substr(0, victim.find('.')), victim) << "worker ids carry a secret";
+  const v1::LeaseTrialResponse lease = Lease(victim, sweep);
+  const v1::LeaseTrialResponse own = Lease(thief, sweep);
+  ASSERT_TRUE(lease.granted() && own.granted());
+  ASSERT_EQ(lease.lease_token().size(), 32u);
+  const std::string trial_id = lease.trial().trial_id();
+
+  for (const std::string& token : {std::string(), own.lease_token()}) {
+    SCOPED_TRACE(token.empty() ? "missing token" : "another lease's token");
+    auto expect_denied = [&](const grpc::Status& status) {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+      EXPECT_THAT(status.error_message(), HasSubstr("lease_token"));
+      EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr(lease.lease_token())));
+      if (!token.empty()) {
+        EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr(token)));
+      }
+    };
+    for (const std::string& worker : {victim, thief}) {
+      {
+        v1::HeartbeatRequest request;
+        request.set_worker_id(worker);
+        request.set_trial_id(trial_id);
+        request.set_attempt(lease.attempt());
+        request.set_lease_token(token);
+        v1::HeartbeatResponse response;
+        grpc::ClientContext context;
+        expect_denied(stub_->Heartbeat(&context, request, &response));
+      }
+      {
+        v1::CompleteTrialRequest request;
+        request.set_worker_id(worker);
+        request.set_trial_id(trial_id);
+        request.set_attempt(lease.attempt());
+        request.set_lease_token(token);
+        request.mutable_result()->set_final_val_loss(-5);
+        request.mutable_result()->set_params(123);
+        v1::CompleteTrialResponse response;
+        grpc::ClientContext context;
+        expect_denied(stub_->CompleteTrial(&context, request, &response));
+      }
+      {
+        v1::FailTrialRequest request;
+        request.set_worker_id(worker);
+        request.set_trial_id(trial_id);
+        request.set_attempt(lease.attempt());
+        request.set_lease_token(token);
+        request.set_reason("stolen");
+        v1::FailTrialResponse response;
+        grpc::ClientContext context;
+        expect_denied(stub_->FailTrial(&context, request, &response));
+      }
+    }
+    {
+      grpc::ClientContext context;
+      auto stream = stub_->StreamMetrics(&context);
+      v1::MetricPoint point = Point(lease, 0);
+      point.set_lease_token(token);
+      stream->Write(point);
+      stream->WritesDone();
+      v1::MetricAck ack;
+      EXPECT_FALSE(stream->Read(&ack));
+      expect_denied(stream->Finish());
+    }
+  }
+  EXPECT_TRUE(server_->store().ListMetrics(trial_id, 1)->empty());
+  const v1::Trial untouched = *server_->store().GetTrial(trial_id);
+  EXPECT_EQ(untouched.state(), v1::TRIAL_STATE_LEASED);
+  EXPECT_FALSE(untouched.has_result());
+
+  // ListTrials shows worker ids without their secret.
+  v1::ListTrialsRequest list;
+  list.set_sweep_id(sweep);
+  v1::ListTrialsResponse trials;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(stub_->ListTrials(&list_context, list, &trials).ok());
+  for (const v1::Trial& trial : trials.trials()) {
+    EXPECT_EQ(trial.worker_id().find('.'), std::string::npos) << trial.worker_id();
+  }
+  EXPECT_EQ(trials.trials(0).worker_id(), victim.substr(0, victim.find('.')));
+
+  // The holder with its token carries on, also after a restart.
+  RestartServer();
+  EXPECT_TRUE(Beat(victim, lease).keep_going());
+  grpc::ClientContext context;
+  auto stream = stub_->StreamMetrics(&context);
+  ASSERT_TRUE(stream->Write(Point(lease, 0)));
+  v1::MetricAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(server_->store().ListMetrics(trial_id, 1)->size(), 1u);
+}
+
+// Points of a finished trial are refused and do not show in its metrics
+// (they once did, in `sweep export`); a NaN divergence is recorded DIVERGED
+// with its points.
+TEST_F(CoordinatorServiceTest, NanDivergenceIsRecordedAndAFinishedTrialTakesNoPoints) {
+  const std::string sweep = Submit();
+  const std::string worker = Register();
+  const v1::LeaseTrialResponse lease = Lease(worker, sweep);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  {
+    grpc::ClientContext context;
+    auto stream = stub_->StreamMetrics(&context);
+    v1::MetricPoint first = Point(lease, 0);
+    v1::MetricPoint diverging = Point(lease, 1);
+    diverging.set_train_loss(nan);
+    diverging.set_val_loss(std::numeric_limits<double>::infinity());
+    v1::MetricPoint after = Point(lease, 2);
+    after.set_train_loss(nan);
+    for (const v1::MetricPoint& point : {first, diverging, after}) {
+      ASSERT_TRUE(stream->Write(point));
+    }
+    v1::MetricAck ack;
+    for (uint64_t seq = 0; seq < 3; ++seq) {
+      ASSERT_TRUE(stream->Read(&ack)) << "a NaN point blocks none after it";
+      EXPECT_EQ(ack.seq(), seq);
+    }
+    stream->WritesDone();
+    const grpc::Status finish = stream->Finish();
+    EXPECT_TRUE(finish.ok()) << finish.error_message();
+  }
+  v1::CompleteTrialRequest complete;
+  complete.set_worker_id(worker);
+  complete.set_trial_id(lease.trial().trial_id());
+  complete.set_attempt(lease.attempt());
+  complete.set_lease_token(lease.lease_token());
+  complete.mutable_result()->set_diverged(true);
+  complete.mutable_result()->set_divergence_reason("loss is nan");
+  complete.mutable_result()->set_final_train_loss(nan);
+  complete.mutable_result()->set_final_val_loss(nan);
+  v1::CompleteTrialResponse completed;
+  grpc::ClientContext complete_context;
+  const grpc::Status status = stub_->CompleteTrial(&complete_context, complete, &completed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(completed.accepted());
+  {
+    grpc::ClientContext context;
+    auto stream = stub_->StreamMetrics(&context);
+    v1::MetricPoint late = Point(lease, 3);
+    late.set_train_loss(-5);
+    stream->Write(late);
+    stream->WritesDone();
+    v1::MetricAck ack;
+    EXPECT_FALSE(stream->Read(&ack));
+    const grpc::Status refused = stream->Finish();
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(refused.error_message(), HasSubstr("TRIAL_STATE_DIVERGED"));
+  }
+  v1::ListTrialsRequest list;
+  list.set_sweep_id(sweep);
+  list.set_include_metrics(true);
+  v1::ListTrialsResponse trials;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(stub_->ListTrials(&list_context, list, &trials).ok());
+  EXPECT_EQ(trials.trials(0).state(), v1::TRIAL_STATE_DIVERGED);
+  EXPECT_TRUE(std::isnan(trials.trials(0).latest_train_loss()));
+  EXPECT_TRUE(std::isnan(trials.trials(0).result().final_val_loss()));
+  ASSERT_EQ(trials.metrics_size(), 3);  // not the late one
+  EXPECT_TRUE(std::isnan(trials.metrics(1).train_loss()));
+  EXPECT_TRUE(std::isinf(trials.metrics(1).val_loss()));
+  EXPECT_EQ(trials.metrics(2).seq(), 2u);
+  EXPECT_EQ(IntegrityCheck(dir_.File("coordinator.db")), "ok");
 }
 
 TEST(CoordinatorServerTest, BadOptionsAreRejected) {

@@ -18,6 +18,8 @@ namespace scalelaw::coordinator {
 namespace {
 
 constexpr char kManifestPrefix[] = "manifest:";
+// Where launcher.kubernetes.tls_secret is mounted in a worker pod.
+constexpr char kTlsMountPath[] = "/etc/scalelaw/tls";
 
 // FNV-1a, for a short stable suffix.
 std::string ShortHash(const std::string& text) {
@@ -82,7 +84,16 @@ void EmitContainer(YAML::Emitter& out, const SweepLaunch& launch,
   }
   out << YAML::Key << "command" << YAML::Value << YAML::BeginSeq << worker_program << "worker"
       << "--coordinator" << launch.coordinator_address << "--sweep" << launch.sweep_id
-      << "--exit-when-idle" << YAML::EndSeq;
+      << "--exit-when-idle";
+  if (launch.tls_required) {
+    out << "--tls-ca" << absl::StrCat(kTlsMountPath, "/ca.crt");
+    if (launch.client_cert_required) {
+      out << "--tls-cert" << absl::StrCat(kTlsMountPath, "/tls.crt") << "--tls-key"
+          << absl::StrCat(kTlsMountPath, "/tls.key");
+    }
+  }
+  if (launch.tls.insecure_token_over_plaintext) out << kInsecureTokenFlag;
+  out << YAML::EndSeq;
   if (!k8s.token_secret().empty()) {
     out << YAML::Key << "env" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << "SCALELAW_TOKEN";
@@ -91,6 +102,13 @@ void EmitContainer(YAML::Emitter& out, const SweepLaunch& launch,
     out << YAML::Key << "name" << YAML::Value << k8s.token_secret();
     out << YAML::Key << "key" << YAML::Value << "token";
     out << YAML::EndMap << YAML::EndMap;
+    out << YAML::EndMap << YAML::EndSeq;
+  }
+  if (launch.tls_required) {
+    out << YAML::Key << "volumeMounts" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << "tls";
+    out << YAML::Key << "mountPath" << YAML::Value << kTlsMountPath;
+    out << YAML::Key << "readOnly" << YAML::Value << true;
     out << YAML::EndMap << YAML::EndSeq;
   }
   EmitResources(out, launch);
@@ -143,6 +161,14 @@ absl::StatusOr<std::string> JobManifest(const SweepLaunch& launch,
         "launcher.kubernetes.token_secret: required, since this coordinator requires a token: "
         "name the Secret (in the Job's namespace) that holds it under the key 'token'");
   }
+  if (launch.tls_required && k8s.tls_secret().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "launcher.kubernetes.tls_secret: required, since this coordinator serves TLS: name the "
+        "Secret (in the Job's namespace) that holds 'ca.crt'",
+        launch.client_cert_required ? " and the workers' 'tls.crt' and 'tls.key' (mutual TLS)"
+                                    : ""));
+  }
+  SCALELAW_RETURN_IF_ERROR(CheckWorkerTransport(launch));
   const std::string name = KubernetesJobName(launch.sweep_id, launch.launch_index);
   const uint32_t workers = launch.launcher.workers();
   const uint32_t completions = std::min(
@@ -192,6 +218,13 @@ absl::StatusOr<std::string> JobManifest(const SweepLaunch& launch,
   }
   out << YAML::Key << "containers" << YAML::Value;
   EmitContainer(out, launch, worker_program);
+  if (launch.tls_required) {
+    out << YAML::Key << "volumes" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << "tls";
+    out << YAML::Key << "secret" << YAML::Value << YAML::BeginMap << YAML::Key << "secretName"
+        << YAML::Value << k8s.tls_secret() << YAML::EndMap;
+    out << YAML::EndMap << YAML::EndSeq;
+  }
   out << YAML::EndMap << YAML::EndMap << YAML::EndMap << YAML::EndMap;
   if (!out.good()) {
     return absl::InternalError(absl::StrCat("Job manifest: ", out.GetLastError()));

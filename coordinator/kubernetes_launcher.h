@@ -32,7 +32,10 @@
 // checkpoint on SIGTERM; launcher.resources.time_limit_minutes becomes the
 // pod's activeDeadlineSeconds. The coordinator token reaches the workers as
 // $SCALELAW_TOKEN from the Secret launcher.kubernetes.token_secret (key
-// "token"), never in the manifest.
+// "token"), never in the manifest. For a TLS coordinator the Secret
+// launcher.kubernetes.tls_secret is mounted at /etc/scalelaw/tls and the
+// workers get --tls-ca /etc/scalelaw/tls/ca.crt (and, for mutual TLS,
+// --tls-cert tls.crt --tls-key tls.key from it).
 //
 // Thread safety: Launch and Cancel may be called from any thread.
 #pragma once
@@ -66,7 +69,9 @@ std::string KubernetesMemory(const std::string& slurm_memory);
 // The Indexed Job for `launch` as YAML (pure). `worker_program` is the
 // `scalelaw` binary inside the image. INVALID_ARGUMENT (naming the field) for
 // a launch without trials, image or coordinator address, or without
-// launcher.kubernetes.token_secret when the coordinator requires a token.
+// launcher.kubernetes.token_secret when the coordinator requires a token, or
+// launcher.kubernetes.tls_secret when it serves TLS; FAILED_PRECONDITION
+// when the workers would send the token in clear text (CheckWorkerTransport).
 absl::StatusOr<std::string> JobManifest(const SweepLaunch& launch,
                                         const std::string& worker_program = "scalelaw");
 

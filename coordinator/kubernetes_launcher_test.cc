@@ -156,12 +156,44 @@ TEST(KubernetesLauncherTest, RefusesALaunchItCannotExpress) {
   // Pods without the token would only exit 3: refuse the launch instead.
   launch = FullLaunch();
   launch.token_required = true;
+  launch.tls.insecure_token_over_plaintext = true;
   EXPECT_TRUE(JobManifest(launch).ok());
   launch.launcher.mutable_kubernetes()->clear_token_secret();
   manifest = JobManifest(launch);
   EXPECT_TRUE(absl::IsInvalidArgument(manifest.status()));
   EXPECT_THAT(std::string(manifest.status().message()),
               HasSubstr("launcher.kubernetes.token_secret: required"));
+}
+
+TEST(KubernetesLauncherTest, TlsComesFromItsSecret) {
+  SweepLaunch launch = FullLaunch();
+  launch.token_required = true;
+  // Off loopback without TLS, the pods would refuse to send the token.
+  auto manifest = JobManifest(launch);
+  EXPECT_EQ(manifest.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(manifest.status().message()),
+              HasSubstr("clear text to sl-coordinator.ml.svc:50051"));
+  launch.tls_required = true;
+  launch.client_cert_required = true;
+  manifest = JobManifest(launch);
+  EXPECT_TRUE(absl::IsInvalidArgument(manifest.status()));
+  EXPECT_THAT(std::string(manifest.status().message()),
+              HasSubstr("launcher.kubernetes.tls_secret: required"));
+  launch.launcher.mutable_kubernetes()->set_tls_secret("sl-tls");
+  manifest = JobManifest(launch);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  const YAML::Node pod = YAML::Load(*manifest)["spec"]["template"]["spec"];
+  const YAML::Node worker = pod["containers"][0];
+  EXPECT_THAT(worker["command"].as<std::vector<std::string>>(),
+              ElementsAre("scalelaw", "worker", "--coordinator", "sl-coordinator.ml.svc:50051",
+                          "--sweep", "grid-3", "--exit-when-idle", "--tls-ca",
+                          "/etc/scalelaw/tls/ca.crt", "--tls-cert", "/etc/scalelaw/tls/tls.crt",
+                          "--tls-key", "/etc/scalelaw/tls/tls.key"));
+  EXPECT_EQ(worker["volumeMounts"][0]["name"].as<std::string>(), "tls");
+  EXPECT_EQ(worker["volumeMounts"][0]["mountPath"].as<std::string>(), "/etc/scalelaw/tls");
+  EXPECT_TRUE(worker["volumeMounts"][0]["readOnly"].as<bool>());
+  EXPECT_EQ(pod["volumes"][0]["name"].as<std::string>(), "tls");
+  EXPECT_EQ(pod["volumes"][0]["secret"]["secretName"].as<std::string>(), "sl-tls");
 }
 
 TEST(KubernetesLauncherTest, JobNamesAreDnsLabels) {

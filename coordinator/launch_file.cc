@@ -4,16 +4,12 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "sweeps/safe_path.h"
 
 namespace scalelaw::coordinator {
 
 absl::Status RequirePlainSweepId(const std::string& sweep_id) {
-  if (sweep_id.empty() || sweep_id.find('/') != std::string::npos || sweep_id == "." ||
-      sweep_id == "..") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("sweep_id: must be a plain name, got '", sweep_id, "'"));
-  }
-  return absl::OkStatus();
+  return sweeps::CheckSafeName("sweep_id", sweep_id);
 }
 
 absl::Status CreateLaunchDir(const std::filesystem::path& dir) {
@@ -31,6 +27,14 @@ absl::Status WriteLaunchFile(const std::filesystem::path& path, const std::strin
   std::ofstream out(path, std::ios::trunc);
   out << text;
   if (!out.flush()) return absl::UnavailableError(absl::StrCat("cannot write '", path.string(), "'"));
+  // Job scripts and manifests name the coordinator, its token file and the
+  // sweep: the owner's only, whatever the umask (sbatch and kubectl run as
+  // the owner).
+  std::error_code error;
+  std::filesystem::permissions(path,
+                               std::filesystem::perms::owner_read |
+                                   std::filesystem::perms::owner_write,
+                               error);
   return absl::OkStatus();
 }
 

@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "proto/coordinator_tls.h"
 #include "scalelaw/v1/coordinator.pb.h"
 
 namespace scalelaw::coordinator {
@@ -48,7 +49,30 @@ struct SweepLaunch {
   // The coordinator requires a token: a launcher that cannot hand it to its
   // workers must refuse the launch rather than start workers that cannot work.
   bool token_required = false;
+  // The coordinator serves TLS, and requires client certificates (mutual
+  // TLS). Launchers must hand their workers what that takes, or refuse.
+  bool tls_required = false;
+  bool client_cert_required = false;
+  // The TLS files (absolute paths) that file-based launchers (local, Slurm)
+  // pass to workers; see WorkerTlsArgs. Kubernetes workers take them from
+  // launcher.kubernetes.tls_secret instead.
+  ClientTls tls;
 };
+
+// FAILED_PRECONDITION when `launch`'s workers would have to send the token in
+// clear text off loopback (which they refuse; see proto/coordinator_tls.h):
+// the coordinator serves plaintext, the address they dial is not loopback,
+// and tls.insecure_token_over_plaintext is not set.
+absl::Status CheckWorkerTransport(const SweepLaunch& launch);
+
+// The worker flags for `launch`'s TLS: --tls-ca FILE, --tls-cert FILE
+// --tls-key FILE, --insecure-token-over-plaintext, as needed (none for a
+// plaintext coordinator). CheckWorkerTransport's error, or
+// FAILED_PRECONDITION naming the coordinator flag to give when the
+// coordinator serves TLS without a CA for its workers (--worker-tls-ca or
+// --tls-ca), or requires client certificates and has none for them
+// (--worker-tls-cert and --worker-tls-key).
+absl::StatusOr<std::vector<std::string>> WorkerTlsArgs(const SweepLaunch& launch);
 
 class Launcher {
  public:

@@ -47,6 +47,9 @@ absl::StatusOr<std::vector<SweepJob>> Launchers::LaunchSweep(const std::string& 
   launch.threads = sweep.spec.training().threads();
   launch.token_file = token_file_;
   launch.token_required = token_required_;
+  launch.tls_required = tls_required_;
+  launch.client_cert_required = client_cert_required_;
+  launch.tls = worker_tls_;
   launch.coordinator_address = config.coordinator_address().empty() ? default_coordinator_address_()
                                                                     : config.coordinator_address();
   SCALELAW_ASSIGN_OR_RETURN(std::vector<std::string> job_ids, it->second->Launch(launch));
@@ -61,6 +64,43 @@ absl::StatusOr<std::vector<SweepJob>> Launchers::LaunchSweep(const std::string& 
                  absl::StrJoin(job_ids, ", "), launch.coordinator_address);
   }
   return jobs;
+}
+
+absl::Status CheckWorkerTransport(const SweepLaunch& launch) {
+  if (launch.token_required && !launch.tls_required &&
+      !launch.tls.insecure_token_over_plaintext &&
+      !IsLoopbackAddress(launch.coordinator_address)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "launcher: workers would send the token in clear text to ", launch.coordinator_address,
+        ", which they refuse: start the coordinator with --tls-cert/--tls-key (workers get "
+        "--worker-tls-ca), or with ",
+        kInsecureTokenFlag, " on a network you trust"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> WorkerTlsArgs(const SweepLaunch& launch) {
+  SCALELAW_RETURN_IF_ERROR(CheckWorkerTransport(launch));
+  std::vector<std::string> args;
+  if (launch.tls_required) {
+    if (launch.tls.ca_file.empty()) {
+      return absl::FailedPreconditionError(
+          "--worker-tls-ca: required to launch workers against this TLS coordinator (the CA "
+          "that signed its certificate, at a path the workers can read; default: --tls-ca)");
+    }
+    args.insert(args.end(), {"--tls-ca", launch.tls.ca_file});
+    if (launch.client_cert_required) {
+      if (launch.tls.cert_file.empty() || launch.tls.key_file.empty()) {
+        return absl::FailedPreconditionError(
+            "--worker-tls-cert and --worker-tls-key: required to launch workers, since this "
+            "coordinator requires client certificates (--tls-ca)");
+      }
+      args.insert(args.end(),
+                  {"--tls-cert", launch.tls.cert_file, "--tls-key", launch.tls.key_file});
+    }
+  }
+  if (launch.tls.insecure_token_over_plaintext) args.push_back(kInsecureTokenFlag);
+  return args;
 }
 
 absl::Status Launchers::CancelSweep(const std::string& sweep_id) {

@@ -43,6 +43,13 @@ class Launchers {
     token_required_ = required;
     token_file_ = std::move(file);
   }
+  // The coordinator's TLS (SweepLaunch::tls_required, client_cert_required)
+  // and the files its launched workers dial it with (SweepLaunch::tls).
+  void set_tls(bool required, bool client_cert_required, ClientTls worker_tls) {
+    tls_required_ = required;
+    client_cert_required_ = client_cert_required;
+    worker_tls_ = std::move(worker_tls);
+  }
 
   // Starts the workers of a stored sweep with the launcher its spec names,
   // records the job ids with the sweep and returns them. Nothing is started
@@ -61,6 +68,9 @@ class Launchers {
   std::map<std::string, std::shared_ptr<Launcher>> launchers_;
   bool token_required_ = false;
   std::string token_file_;
+  bool tls_required_ = false;
+  bool client_cert_required_ = false;
+  ClientTls worker_tls_;
 };
 
 }  // namespace scalelaw::coordinator

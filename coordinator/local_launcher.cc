@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "coordinator/launch_file.h"
 
 extern char** environ;
 
@@ -95,6 +96,7 @@ absl::Status LocalLauncher::Spawn(int index) {
     child.argv.push_back("--token-file");
     child.argv.push_back(options_.token_file);
   }
+  child.argv.insert(child.argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::vector<char*> argv;
   for (std::string& arg : child.argv) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -102,7 +104,7 @@ absl::Status LocalLauncher::Spawn(int index) {
   SpawnSetup setup;
   posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&setup.actions, STDOUT_FILENO, child.log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&setup.actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&setup.attr, 0);
@@ -194,12 +196,14 @@ absl::StatusOr<std::vector<std::string>> LocalSweepLauncher::Launch(const SweepL
   const uint32_t workers = ParallelWorkers(launch);
   if (workers == 0) return std::vector<std::string>();
   LocalLauncherOptions options;
+  SCALELAW_ASSIGN_OR_RETURN(options.extra_args, WorkerTlsArgs(launch));
   options.worker_binary = worker_binary_;
   options.coordinator_address = launch.coordinator_address;
   options.sweep_id = launch.sweep_id;
   options.num_workers = static_cast<int>(workers);
   options.threads = launch.threads;
   options.token_file = launch.token_file;
+  SCALELAW_RETURN_IF_ERROR(RequirePlainSweepId(launch.sweep_id));  // names a directory
   options.log_dir = log_dir_ / launch.sweep_id;
   SCALELAW_ASSIGN_OR_RETURN(std::unique_ptr<LocalLauncher> launcher,
                             LocalLauncher::Launch(options));

@@ -1,5 +1,6 @@
 // Starts worker processes on this machine:
 //   <worker_binary> --coordinator ADDR --sweep ID --exit-when-idle [--threads T]
+//                   [--token-file F] [EXTRA_ARGS...]  (e.g. --tls-ca F)
 // each with stdin from /dev/null and stdout+stderr to <log_dir>/worker-<i>.log,
 // in its own process group (so a terminal's Ctrl-C reaches only the parent,
 // which then stops the workers in order).
@@ -33,6 +34,9 @@ struct LocalLauncherOptions {
   int num_workers = 1;
   uint32_t threads = 0;           // 0: pass no --threads
   std::string token_file;         // passed as --token-file when set
+  // Passed after the other flags: TLS flags from WorkerTlsArgs, e.g.
+  // {"--tls-ca", "/etc/scalelaw/ca.pem"}.
+  std::vector<std::string> extra_args;
   std::filesystem::path log_dir;  // created when missing
   // Grace between SIGTERM and SIGKILL in the destructor.
   std::chrono::milliseconds stop_grace{5000};

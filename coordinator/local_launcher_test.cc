@@ -152,5 +152,33 @@ TEST(LocalSweepLauncherTest, StartsOneWorkerPerTrialAtMostAndCancelsByPid) {
   }
 }
 
+TEST(LocalSweepLauncherTest, HandsWorkersTheCoordinatorsTls) {
+  testing::TempDir dir;
+  const std::string sleeper = WriteScript(dir, "sleeper", "echo \"args: $*\"\nexec sleep 30\n");
+  LocalSweepLauncher launcher(sleeper, dir.path() / "logs");
+  SweepLaunch launch;
+  launch.sweep_id = "tls-1";
+  launch.n_trials = 1;
+  launch.launcher.set_workers(1);
+  launch.coordinator_address = "127.0.0.1:5555";
+  launch.token_required = true;
+  launch.tls_required = true;
+  launch.client_cert_required = true;
+  launch.tls.ca_file = "/tls/ca.pem";
+  // Mutual TLS without a client certificate for the workers: refused.
+  const absl::Status refused = launcher.Launch(launch).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("--worker-tls-cert"));
+  launch.tls.cert_file = "/tls/worker.pem";
+  launch.tls.key_file = "/tls/worker.key";
+  auto pids = launcher.Launch(launch);
+  ASSERT_TRUE(pids.ok()) << pids.status();
+  const std::filesystem::path log = dir.path() / "logs" / "tls-1" / "worker-0.log";
+  for (int i = 0; i < 200 && ReadFile(log).empty(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_THAT(ReadFile(log), HasSubstr("--exit-when-idle --tls-ca /tls/ca.pem --tls-cert "
+                                       "/tls/worker.pem --tls-key /tls/worker.key"));
+  ASSERT_TRUE(launcher.Cancel(*pids).ok());
+}
+
 }  // namespace
 }  // namespace scalelaw::coordinator

@@ -4,6 +4,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,12 +20,25 @@ using tcp = boost::asio::ip::tcp;
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
+// Compares in constant time, so the answer's timing says nothing of how much
+// of a guessed token was right.
+bool ConstantTimeEquals(beast::string_view a, std::string_view b) {
+  unsigned char difference = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    difference |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return difference == 0;
+}
+
 // One client connection: read a request, answer it, repeat while kept alive.
 // Owned by the shared_ptr its pending handler holds.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<const MetricsHttpServer::RenderFn> render)
-      : stream_(std::move(socket)), render_(std::move(render)) {}
+  Session(tcp::socket socket, std::shared_ptr<const MetricsHttpServer::RenderFn> render,
+          std::shared_ptr<const std::string> authorization)
+      : stream_(std::move(socket)),
+        render_(std::move(render)),
+        authorization_(std::move(authorization)) {}
 
   void Read() {
     request_ = {};
@@ -49,10 +64,22 @@ class Session : public std::enable_shared_from_this<Session> {
       response_.set(http::field::allow, "GET, HEAD");
       response_.set(http::field::content_type, "text/plain");
       response_.body() = "method not allowed\n";
+    } else if (path == "/healthz") {
+      response_.result(http::status::ok);
+      response_.set(http::field::content_type, "text/plain");
+      response_.body() = "ok\n";
     } else if (path != "/metrics") {
       response_.result(http::status::not_found);
       response_.set(http::field::content_type, "text/plain");
       response_.body() = "not found; metrics are at /metrics\n";
+    } else if (!authorization_->empty() &&
+               !ConstantTimeEquals(request_[http::field::authorization], *authorization_)) {
+      response_.result(http::status::unauthorized);
+      response_.set(http::field::www_authenticate, "Bearer realm=\"scalelaw\"");
+      response_.set(http::field::content_type, "text/plain");
+      response_.body() =
+          "this coordinator's /metrics requires its token: send Authorization: Bearer TOKEN "
+          "(Prometheus: authorization: {credentials_file: FILE} in the scrape config)\n";
     } else {
       response_.result(http::status::ok);
       response_.set(http::field::content_type, kContentType);
@@ -75,6 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   const std::shared_ptr<const MetricsHttpServer::RenderFn> render_;
+  const std::shared_ptr<const std::string> authorization_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
@@ -82,11 +110,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-MetricsHttpServer::MetricsHttpServer(boost::asio::io_context& io, RenderFn render)
-    : acceptor_(io), render_(std::make_shared<const RenderFn>(std::move(render))) {}
+MetricsHttpServer::MetricsHttpServer(boost::asio::io_context& io, RenderFn render,
+                                     std::string bearer_token)
+    : acceptor_(io),
+      render_(std::make_shared<const RenderFn>(std::move(render))),
+      authorization_(std::make_shared<const std::string>(
+          bearer_token.empty() ? std::string() : "Bearer " + bearer_token)) {}
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    boost::asio::io_context& io, const std::string& listen_address, RenderFn render) {
+    boost::asio::io_context& io, const std::string& listen_address, RenderFn render,
+    std::string bearer_token) {
   const size_t colon = listen_address.rfind(':');
   if (colon == std::string::npos || colon + 1 == listen_address.size()) {
     return absl::InvalidArgumentError(absl::StrCat("metrics listen address '", listen_address,
@@ -106,7 +139,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("metrics listen address '", listen_address, "': ", error.message()));
   }
-  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(io, std::move(render)));
+  std::unique_ptr<MetricsHttpServer> server(
+      new MetricsHttpServer(io, std::move(render), std::move(bearer_token)));
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
   server->acceptor_.open(endpoint.protocol(), error);
   if (!error) server->acceptor_.set_option(boost::asio::socket_base::reuse_address(true), error);
@@ -124,7 +158,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
 void MetricsHttpServer::Accept() {
   acceptor_.async_accept([this](beast::error_code error, tcp::socket socket) {
     if (error == boost::asio::error::operation_aborted) return;
-    if (!error) std::make_shared<Session>(std::move(socket), render_)->Read();
+    if (!error) std::make_shared<Session>(std::move(socket), render_, authorization_)->Read();
     Accept();
   });
 }

@@ -10,7 +10,13 @@
 //
 //   auto http = MetricsHttpServer::Start(io, "127.0.0.1:9464", [&] { return m.Scrape(); });
 //
-// Other paths answer 404; methods other than GET and HEAD answer 405.
+// With a bearer token, /metrics answers only requests carrying
+// "Authorization: Bearer <token>" (compared in constant time) and 401 with
+// "WWW-Authenticate: Bearer" otherwise: the series name sweeps, trials and
+// workers. Prometheus sends it with `authorization: {credentials_file: FILE}`
+// in the scrape config. GET /healthz answers "ok" to anyone (it names
+// nothing), for liveness probes. Other paths answer 404; methods other than
+// GET and HEAD answer 405.
 // Connections are kept alive (Prometheus reuses them) and closed after 60 s
 // of idleness.
 //
@@ -34,11 +40,12 @@ class MetricsHttpServer {
   using RenderFn = std::function<std::string()>;
 
   // Binds `listen_address` ("host:port"; port 0 picks a free one) and starts
-  // accepting on `io`. INVALID_ARGUMENT for a malformed address, UNAVAILABLE
-  // when it cannot be bound.
-  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(boost::asio::io_context& io,
-                                                                  const std::string& listen_address,
-                                                                  RenderFn render);
+  // accepting on `io`; `bearer_token` empty: /metrics is open to anyone who
+  // can connect. INVALID_ARGUMENT for a malformed address, UNAVAILABLE when
+  // it cannot be bound.
+  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
+      boost::asio::io_context& io, const std::string& listen_address, RenderFn render,
+      std::string bearer_token = "");
 
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
@@ -46,11 +53,13 @@ class MetricsHttpServer {
   int port() const { return port_; }
 
  private:
-  MetricsHttpServer(boost::asio::io_context& io, RenderFn render);
+  MetricsHttpServer(boost::asio::io_context& io, RenderFn render, std::string bearer_token);
   void Accept();
 
   boost::asio::ip::tcp::acceptor acceptor_;
   const std::shared_ptr<const RenderFn> render_;
+  // "Bearer <token>", or empty when /metrics is open.
+  const std::shared_ptr<const std::string> authorization_;
   int port_ = 0;
 };
 

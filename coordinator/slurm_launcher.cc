@@ -94,6 +94,10 @@ absl::StatusOr<std::string> SbatchScript(const SweepLaunch& launch,
       DirectiveWord("launcher.coordinator_address", launch.coordinator_address));
   SCALELAW_RETURN_IF_ERROR(NoControlCharacters("scalelaw binary", scalelaw_binary));
   SCALELAW_RETURN_IF_ERROR(NoControlCharacters("token file", launch.token_file));
+  SCALELAW_ASSIGN_OR_RETURN(const std::vector<std::string> tls_args, WorkerTlsArgs(launch));
+  for (const std::string& arg : tls_args) {
+    SCALELAW_RETURN_IF_ERROR(NoControlCharacters("TLS file", arg));
+  }
 
   const v1::LauncherConfig& config = launch.launcher;
   const v1::Resources& resources = config.resources();
@@ -162,7 +166,11 @@ absl::StatusOr<std::string> SbatchScript(const SweepLaunch& launch,
   // The token's file, never the token: this script sits on a shared disk.
   absl::StrAppend(&script, "token_args=(",
                   launch.token_file.empty() ? "" : absl::StrCat("--token-file ", ShellQuote(launch.token_file)),
-                  ")\n\n");
+                  ")\n");
+  // TLS files (paths on the shared disk), for a TLS coordinator.
+  std::vector<std::string> quoted_tls_args;
+  for (const std::string& arg : tls_args) quoted_tls_args.push_back(ShellQuote(arg));
+  absl::StrAppend(&script, "tls_args=(", absl::StrJoin(quoted_tls_args, " "), ")\n\n");
   absl::StrAppend(&script, R"(worker=
 stop_worker() {
   if [ -n "$worker" ]; then kill -TERM "$worker" 2>/dev/null; fi
@@ -171,7 +179,7 @@ trap stop_worker )",
                   traps, R"(
 
 echo "scalelaw: job ${SLURM_JOB_ID:-?} (array task ${SLURM_ARRAY_JOB_ID:-?}_${SLURM_ARRAY_TASK_ID:-?}) on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"
-"$scalelaw" worker --coordinator "$coordinator" --sweep "$sweep" --exit-when-idle ${token_args[@]+"${token_args[@]}"} &
+"$scalelaw" worker --coordinator "$coordinator" --sweep "$sweep" --exit-when-idle ${token_args[@]+"${token_args[@]}"} ${tls_args[@]+"${tls_args[@]}"} &
 worker=$!
 # A trapped signal ends `wait` early (status above 128): keep waiting until
 # the worker has really ended, then take its own exit status.

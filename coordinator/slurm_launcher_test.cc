@@ -87,8 +87,10 @@ TEST(SbatchScriptTest, EveryDirectiveFromTheSpec) {
   EXPECT_THAT(*script, HasSubstr("coordinator='login1:50051'\n"));
   EXPECT_THAT(*script, HasSubstr("sweep='chin-3'\n"));
   EXPECT_THAT(*script, HasSubstr("\"$scalelaw\" worker --coordinator \"$coordinator\" --sweep "
-                                 "\"$sweep\" --exit-when-idle ${token_args[@]+\"${token_args[@]}\"} &\n"));
+                                 "\"$sweep\" --exit-when-idle ${token_args[@]+\"${token_args[@]}\"} "
+                                 "${tls_args[@]+\"${tls_args[@]}\"} &\n"));
   EXPECT_THAT(*script, HasSubstr("token_args=()\n"));
+  EXPECT_THAT(*script, HasSubstr("tls_args=()\n"));
   // With a token file the workers are pointed at it; the token itself never
   // reaches the script on the shared disk.
   SweepLaunch with_token = FullLaunch();
@@ -96,6 +98,36 @@ TEST(SbatchScriptTest, EveryDirectiveFromTheSpec) {
   auto token_script = SbatchScript(with_token, "/opt/scalelaw/bin/scalelaw", "/shared/jobs/chin-3/logs");
   ASSERT_TRUE(token_script.ok());
   EXPECT_THAT(*token_script, HasSubstr("token_args=(--token-file '/shared/scalelaw/token')\n"));
+  // A mutual-TLS coordinator hands its workers the CA and their certificate.
+  SweepLaunch with_tls = with_token;
+  with_tls.token_required = true;
+  with_tls.tls_required = true;
+  with_tls.client_cert_required = true;
+  with_tls.tls.ca_file = "/shared/tls/ca.pem";
+  with_tls.tls.cert_file = "/shared/tls/worker.pem";
+  with_tls.tls.key_file = "/shared/tls/worker.key";
+  auto tls_script = SbatchScript(with_tls, "/opt/scalelaw/bin/scalelaw", "/shared/jobs/chin-3/logs");
+  ASSERT_TRUE(tls_script.ok()) << tls_script.status();
+  EXPECT_THAT(*tls_script,
+              HasSubstr("tls_args=('--tls-ca' '/shared/tls/ca.pem' '--tls-cert' "
+                        "'/shared/tls/worker.pem' '--tls-key' '/shared/tls/worker.key')\n"));
+  // ... and refuses a launch its workers could not connect with.
+  with_tls.tls.cert_file.clear();
+  EXPECT_THAT(SbatchScript(with_tls, "/opt/scalelaw/bin/scalelaw", "/shared/jobs/chin-3/logs")
+                  .status()
+                  .message(),
+              HasSubstr("--worker-tls-cert and --worker-tls-key: required"));
+  SweepLaunch plaintext = with_token;
+  plaintext.token_required = true;  // 'login1:50051' is not loopback
+  EXPECT_THAT(SbatchScript(plaintext, "/opt/scalelaw/bin/scalelaw", "/shared/jobs/chin-3/logs")
+                  .status()
+                  .message(),
+              HasSubstr("clear text to login1:50051"));
+  plaintext.tls.insecure_token_over_plaintext = true;
+  auto override_script =
+      SbatchScript(plaintext, "/opt/scalelaw/bin/scalelaw", "/shared/jobs/chin-3/logs");
+  ASSERT_TRUE(override_script.ok()) << override_script.status();
+  EXPECT_THAT(*override_script, HasSubstr("tls_args=('--insecure-token-over-plaintext')\n"));
   // The configured signal and TERM (scancel, preemption) both stop the worker.
   EXPECT_THAT(*script, HasSubstr("trap stop_worker TERM USR2\n"));
   EXPECT_THAT(*script, HasSubstr("if [ \"$status\" -eq 75 ]"));

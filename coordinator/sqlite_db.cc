@@ -1,12 +1,45 @@
 #include "coordinator/sqlite_db.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "absl/strings/str_cat.h"
 
 namespace scalelaw::coordinator {
+namespace {
+
+// A full disk is the one failure that clears without anyone touching the
+// store: RESOURCE_EXHAUSTED, which workers retry, so they resend their
+// points once space is freed. SQLite rolls the failed transaction back, so
+// what was stored stays stored.
+absl::Status Failure(sqlite3* db, int rc, std::string message) {
+  const int primary = rc & 0xff;
+  if (primary == SQLITE_FULL || (primary == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the store's disk is full; nothing stored is lost, and writes resume once space is "
+        "freed (", message, ")"));
+  }
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    return absl::UnavailableError(std::move(message));
+  }
+  return absl::InternalError(std::move(message));
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+  // SQLite creates a store 0644 less the umask and gives its -wal and -shm
+  // the store's own mode, so creating it 0600 first keeps all three private
+  // to their owner whoever opens it (an existing file keeps its mode). A
+  // failure here is SQLite's to report.
+  if (path != ":memory:" && !path.starts_with("file:")) {
+    if (const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
+      ::close(fd);
+    }
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -26,10 +59,10 @@ std::string SqliteDb::ErrorMessage() const { return sqlite3_errmsg(db_); }
 absl::Status SqliteDb::Exec(std::string_view sql) {
   std::string text(sql);
   char* error = nullptr;
-  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error); rc != SQLITE_OK) {
     std::string message = error ? error : ErrorMessage();
     sqlite3_free(error);
-    return absl::InternalError(absl::StrCat("sqlite: ", message, " in: ", text));
+    return Failure(db_, rc, absl::StrCat("sqlite: ", message, " in: ", text));
   }
   return absl::OkStatus();
 }
@@ -80,7 +113,7 @@ absl::StatusOr<bool> SqliteStatement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return absl::InternalError(absl::StrCat("sqlite: ", db_->ErrorMessage(), " in: ", sql_));
+  return Failure(db_->handle(), rc, absl::StrCat("sqlite: ", db_->ErrorMessage(), " in: ", sql_));
 }
 
 absl::Status SqliteStatement::Run() {
@@ -112,6 +145,9 @@ std::string SqliteStatement::ColumnBlob(int column) const {
 }
 bool SqliteStatement::ColumnIsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+bool SqliteStatement::ColumnIsText(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_TEXT;
 }
 
 }  // namespace scalelaw::coordinator

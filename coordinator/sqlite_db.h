@@ -70,6 +70,7 @@ class SqliteStatement {
   std::string ColumnText(int column) const;
   std::string ColumnBlob(int column) const;
   bool ColumnIsNull(int column) const;
+  bool ColumnIsText(int column) const;  // a TEXT value, whatever the column's affinity
 
  private:
   SqliteDb* db_;

@@ -3,11 +3,14 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/limits.h"
 #include "common/status_macros.h"
 #include "coordinator/store_schema.h"
 
@@ -39,6 +42,21 @@ absl::Status ParseColumn(const SqliteStatement& stmt, int column, Message* messa
   return absl::OkStatus();
 }
 
+// A trial's latest loss: SQLite stores a NaN REAL as NULL, which the NOT NULL
+// column refuses, so NaN (a diverged run's loss) is the TEXT 'NaN' there.
+void BindLoss(SqliteStatement& stmt, int index, double loss) {
+  if (std::isnan(loss)) {
+    stmt.Bind(index, std::string_view("NaN"));
+  } else {
+    stmt.Bind(index, loss);
+  }
+}
+
+double ReadLoss(const SqliteStatement& stmt, int column) {
+  if (stmt.ColumnIsText(column)) return std::numeric_limits<double>::quiet_NaN();
+  return stmt.ColumnDouble(column);
+}
+
 absl::StatusOr<v1::Trial> ReadTrial(const SqliteStatement& stmt) {
   v1::Trial trial;
   SCALELAW_RETURN_IF_ERROR(ParseColumn(stmt, 0, trial.mutable_spec(), "trial spec"));
@@ -51,8 +69,8 @@ absl::StatusOr<v1::Trial> ReadTrial(const SqliteStatement& stmt) {
   }
   trial.set_reason(stmt.ColumnText(6));
   trial.set_tokens_done(static_cast<uint64_t>(stmt.ColumnInt(7)));
-  trial.set_latest_train_loss(stmt.ColumnDouble(8));
-  trial.set_latest_val_loss(stmt.ColumnDouble(9));
+  trial.set_latest_train_loss(ReadLoss(stmt, 8));
+  trial.set_latest_val_loss(ReadLoss(stmt, 9));
   trial.set_resumed_after_attempt(static_cast<uint32_t>(stmt.ColumnInt(10)));
   return trial;
 }
@@ -99,6 +117,7 @@ class Store::ScopedStatement {
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   SCALELAW_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenDb(path));
+  SCALELAW_RETURN_IF_ERROR(store->QuickCheck(path));
   SCALELAW_RETURN_IF_ERROR(store->Migrate());
   return store;
 }
@@ -121,6 +140,27 @@ absl::StatusOr<std::unique_ptr<Store>> Store::OpenForReading(const std::string& 
                             : ": use the newer scalelaw that wrote it"));
   }
   return store;
+}
+
+// A coordinator must not build on a damaged store: quick_check reads every
+// page (seconds for a GB store) and refuses, with what SQLite found.
+absl::Status Store::QuickCheck(const std::string& path) {
+  SCALELAW_ASSIGN_OR_RETURN(ScopedStatement check, Statement("PRAGMA quick_check"));
+  std::string problems;
+  while (true) {
+    absl::StatusOr<bool> row = check->Step();
+    if (!row.ok()) {  // e.g. SQLITE_CORRUPT before the first row
+      problems = std::string(row.status().message());
+      break;
+    }
+    if (!*row) break;
+    const std::string line = check->ColumnText(0);
+    if (line != "ok") absl::StrAppend(&problems, problems.empty() ? "" : "; ", line);
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "store '", path, "' failed SQLite's quick_check (", problems.substr(0, 1000),
+      "); restore it from a copy made with `scalelaw coordinator backup`"));
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::OpenDb(const std::string& path) {
@@ -236,7 +276,7 @@ absl::StatusOr<SweepRecord> Store::GetSweep(const std::string& sweep_id) {
                                                               " FROM sweeps WHERE sweep_id = ?")));
   stmt->Bind(1, sweep_id);
   SCALELAW_ASSIGN_OR_RETURN(bool found, stmt->Step());
-  if (!found) return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
+  if (!found) return absl::NotFoundError(absl::StrCat("no sweep '", limits::Echo(sweep_id), "'"));
   return ReadSweep(*stmt);
 }
 
@@ -279,7 +319,7 @@ absl::Status Store::SetCancelled(const std::string& sweep_id, bool cancelled,
     stmt->Bind(1, int64_t{cancelled}).Bind(2, sweep_id);
     SCALELAW_RETURN_IF_ERROR(stmt->Run());
     if (sqlite3_changes(db_->handle()) != 1) {
-      return absl::NotFoundError(absl::StrCat("no sweep '", sweep_id, "'"));
+      return absl::NotFoundError(absl::StrCat("no sweep '", limits::Echo(sweep_id), "'"));
     }
     for (const TrialWrite& write : writes) SCALELAW_RETURN_IF_ERROR(WriteTrial(write));
     return absl::OkStatus();
@@ -318,7 +358,9 @@ absl::StatusOr<v1::Trial> Store::GetTrial(const std::string& trial_id) {
       auto trials,
       QueryTrials(absl::StrCat("SELECT ", TrialColumns(), " FROM trials WHERE trial_id = ?"),
                   {trial_id}));
-  if (trials.empty()) return absl::NotFoundError(absl::StrCat("no trial '", trial_id, "'"));
+  if (trials.empty()) {
+    return absl::NotFoundError(absl::StrCat("no trial '", limits::Echo(trial_id), "'"));
+  }
   return std::move(trials.front());
 }
 
@@ -536,11 +578,10 @@ absl::Status Store::WriteTrial(const TrialWrite& write) {
   } else {
     stmt->BindNull(5);
   }
-  stmt->Bind(6, trial.reason())
-      .Bind(7, static_cast<int64_t>(trial.tokens_done()))
-      .Bind(8, trial.latest_train_loss())
-      .Bind(9, trial.latest_val_loss())
-      .Bind(10, int64_t{trial.resumed_after_attempt()})
+  stmt->Bind(6, trial.reason()).Bind(7, static_cast<int64_t>(trial.tokens_done()));
+  BindLoss(*stmt, 8, trial.latest_train_loss());
+  BindLoss(*stmt, 9, trial.latest_val_loss());
+  stmt->Bind(10, int64_t{trial.resumed_after_attempt()})
       .Bind(11, trial.spec().trial_id());
   SCALELAW_RETURN_IF_ERROR(stmt->Run());
   if (sqlite3_changes(db_->handle()) != 1) {
@@ -551,7 +592,7 @@ absl::Status Store::WriteTrial(const TrialWrite& write) {
     SCALELAW_ASSIGN_OR_RETURN(
         auto attempt,
         Statement("INSERT INTO attempts (trial_id, attempt, worker_id, start_ms, end_ms, "
-                  "outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                  "outcome, reason, lease_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT (trial_id, attempt) DO UPDATE SET end_ms = excluded.end_ms, "
                   "outcome = excluded.outcome, reason = excluded.reason"));
     attempt->Bind(1, a.trial_id)
@@ -560,7 +601,8 @@ absl::Status Store::WriteTrial(const TrialWrite& write) {
         .Bind(4, a.start_ms)
         .Bind(5, a.end_ms)
         .Bind(6, a.outcome)
-        .Bind(7, a.reason);
+        .Bind(7, a.reason)
+        .Bind(8, a.lease_token);
     SCALELAW_RETURN_IF_ERROR(attempt->Run());
   }
   return absl::OkStatus();
@@ -577,8 +619,9 @@ absl::Status Store::CommitTrialWrites(const std::vector<TrialWrite>& writes) {
 absl::StatusOr<std::vector<AttemptRecord>> Store::ListAttempts(const std::string& trial_id) {
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(
-      auto stmt, Statement("SELECT trial_id, attempt, worker_id, start_ms, end_ms, outcome, reason "
-                           "FROM attempts WHERE trial_id = ? ORDER BY attempt"));
+      auto stmt, Statement("SELECT trial_id, attempt, worker_id, start_ms, end_ms, outcome, "
+                           "reason, lease_token FROM attempts WHERE trial_id = ? "
+                           "ORDER BY attempt"));
   stmt->Bind(1, trial_id);
   std::vector<AttemptRecord> attempts;
   while (true) {
@@ -586,9 +629,19 @@ absl::StatusOr<std::vector<AttemptRecord>> Store::ListAttempts(const std::string
     if (!row) break;
     attempts.push_back(AttemptRecord{stmt->ColumnText(0), static_cast<uint32_t>(stmt->ColumnInt(1)),
                                      stmt->ColumnText(2), stmt->ColumnInt(3), stmt->ColumnInt(4),
-                                     stmt->ColumnText(5), stmt->ColumnText(6)});
+                                     stmt->ColumnText(5), stmt->ColumnText(6),
+                                     stmt->ColumnText(7)});
   }
   return attempts;
+}
+
+absl::StatusOr<std::string> Store::LeaseToken(const std::string& trial_id, uint32_t attempt) {
+  std::lock_guard lock(mu_);
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt, Statement("SELECT lease_token FROM attempts WHERE trial_id = ? AND attempt = ?"));
+  stmt->Bind(1, trial_id).Bind(2, int64_t{attempt});
+  SCALELAW_ASSIGN_OR_RETURN(bool found, stmt->Step());
+  return found ? stmt->ColumnText(0) : std::string();
 }
 
 // --- metrics -----------------------------------------------------------------
@@ -598,33 +651,96 @@ absl::StatusOr<bool> Store::AppendMetric(const v1::MetricPoint& point,
   std::lock_guard lock(mu_);
   bool inserted = false;
   SCALELAW_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
-    SCALELAW_ASSIGN_OR_RETURN(
-        auto stmt,
-        Statement("INSERT OR IGNORE INTO metric_points (trial_id, attempt, seq, step, tokens, "
-                  "train_loss, val_loss, wall_seconds, point) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    stmt->Bind(1, point.trial_id())
-        .Bind(2, int64_t{point.attempt()})
-        .Bind(3, static_cast<int64_t>(point.seq()))
-        .Bind(4, static_cast<int64_t>(point.step()))
-        .Bind(5, static_cast<int64_t>(point.tokens()));
-    if (point.has_train_loss()) {
-      stmt->Bind(6, point.train_loss());
-    } else {
-      stmt->BindNull(6);
-    }
-    if (point.has_val_loss()) {
-      stmt->Bind(7, point.val_loss());
-    } else {
-      stmt->BindNull(7);
-    }
-    stmt->Bind(8, point.wall_seconds()).BindBlob(9, point.SerializeAsString());
-    SCALELAW_RETURN_IF_ERROR(stmt->Run());
-    inserted = sqlite3_changes(db_->handle()) == 1;
+    SCALELAW_ASSIGN_OR_RETURN(inserted, InsertMetricRow(point));
     if (inserted && trial_update)
       SCALELAW_RETURN_IF_ERROR(WriteTrial(TrialWrite{*trial_update, {}}));
     return absl::OkStatus();
   }));
   return inserted;
+}
+
+absl::StatusOr<bool> Store::InsertMetricRow(const v1::MetricPoint& point) {
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt,
+      Statement("INSERT OR IGNORE INTO metric_points (trial_id, attempt, seq, step, tokens, "
+                "train_loss, val_loss, wall_seconds, point) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  stmt->Bind(1, point.trial_id())
+      .Bind(2, int64_t{point.attempt()})
+      .Bind(3, static_cast<int64_t>(point.seq()))
+      .Bind(4, static_cast<int64_t>(point.step()))
+      .Bind(5, static_cast<int64_t>(point.tokens()));
+  if (point.has_train_loss()) {
+    stmt->Bind(6, point.train_loss());
+  } else {
+    stmt->BindNull(6);
+  }
+  if (point.has_val_loss()) {
+    stmt->Bind(7, point.val_loss());
+  } else {
+    stmt->BindNull(7);
+  }
+  stmt->Bind(8, point.wall_seconds()).BindBlob(9, point.SerializeAsString());
+  SCALELAW_RETURN_IF_ERROR(stmt->Run());
+  return sqlite3_changes(db_->handle()) == 1;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<bool>>> Store::AppendMetrics(
+    const std::vector<v1::MetricPoint>& points) {
+  std::lock_guard lock(mu_);
+  std::vector<absl::StatusOr<bool>> results;
+  results.reserve(points.size());
+  SCALELAW_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    for (const v1::MetricPoint& point : points) {
+      SCALELAW_RETURN_IF_ERROR(db_->Exec("SAVEPOINT point"));
+      absl::StatusOr<bool> stored = AppendMetricInBatch(point);
+      if (stored.ok()) {
+        SCALELAW_RETURN_IF_ERROR(db_->Exec("RELEASE point"));
+      } else {
+        // Some errors (a full disk, I/O) make SQLite roll back the whole
+        // transaction: then the batch fails as one.
+        if (sqlite3_get_autocommit(db_->handle())) return stored.status();
+        SCALELAW_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO point; RELEASE point"));
+      }
+      results.push_back(std::move(stored));
+    }
+    return absl::OkStatus();
+  }));
+  return results;
+}
+
+absl::StatusOr<bool> Store::AppendMetricInBatch(const v1::MetricPoint& point) {
+  SCALELAW_ASSIGN_OR_RETURN(bool inserted, InsertMetricRow(point));
+  if (!inserted) return false;
+  // Targeted, not a whole-trial snapshot: the scheduler may have changed the
+  // trial's state since it checked this point, and that change must stand.
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto stmt,
+      Statement("UPDATE trials SET state = ?, tokens_done = MAX(tokens_done, ?), "
+                "latest_train_loss = COALESCE(?, latest_train_loss), "
+                "latest_val_loss = COALESCE(?, latest_val_loss) "
+                "WHERE trial_id = ? AND attempt = ? AND state IN (?, ?)"));
+  stmt->Bind(1, int64_t{kRunning}).Bind(2, static_cast<int64_t>(point.tokens()));
+  if (point.has_train_loss()) {
+    BindLoss(*stmt, 3, point.train_loss());
+  } else {
+    stmt->BindNull(3);
+  }
+  if (point.has_val_loss()) {
+    BindLoss(*stmt, 4, point.val_loss());
+  } else {
+    stmt->BindNull(4);
+  }
+  stmt->Bind(5, point.trial_id())
+      .Bind(6, int64_t{point.attempt()})
+      .Bind(7, int64_t{kLeased})
+      .Bind(8, int64_t{kRunning});
+  SCALELAW_RETURN_IF_ERROR(stmt->Run());
+  if (sqlite3_changes(db_->handle()) != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("trial ", limits::Echo(point.trial_id()), ": attempt ", point.attempt(),
+                     " no longer holds the lease (the trial was ended or requeued)"));
+  }
+  return true;
 }
 
 absl::StatusOr<std::vector<v1::MetricPoint>> Store::ListMetrics(const std::string& trial_id,

@@ -50,6 +50,9 @@ struct AttemptRecord {
   std::string outcome;  // "" while open; "succeeded", "diverged", "failed",
                         // "lease_expired", "cancelled"
   std::string reason;
+  // The attempt's credential (coordinator/lease_token.h): written when the
+  // row is inserted, never changed after. A secret: never sent to clients.
+  std::string lease_token;
 };
 
 // A new state of one trial (its mutable fields; trial.spec identifies it and
@@ -72,7 +75,7 @@ struct SweepJob {
 class Store {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Opens or creates the store at `path`, migrating an older schema. A newer
   // schema is refused.
@@ -124,6 +127,9 @@ class Store {
   // Applies every write in one transaction.
   absl::Status CommitTrialWrites(const std::vector<TrialWrite>& writes);
   absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(const std::string& trial_id);
+  // The lease token of one attempt; empty when the attempt is not stored (or
+  // was leased before tokens existed).
+  absl::StatusOr<std::string> LeaseToken(const std::string& trial_id, uint32_t attempt);
 
   // --- forecasts -----------------------------------------------------------
   // Stores a sweep's forecasts, the final specs of its compute targets'
@@ -148,6 +154,20 @@ class Store {
   // duplicate (nothing changes then).
   absl::StatusOr<bool> AppendMetric(const v1::MetricPoint& point,
                                     const std::optional<v1::Trial>& trial_update);
+  // Group commit (coordinator/metric_writer.h): stores `points` in ONE
+  // transaction, so one fsync makes them all durable. Each point gets its
+  // own SAVEPOINT and its own result, in order: true when stored, false for
+  // a resend already held (nothing changes then), or the point's error (it
+  // alone is not stored), e.g. FAILED_PRECONDITION when its attempt no
+  // longer holds the live lease. A stored point updates only its trial's
+  // metric fields (latest losses when the point has them, tokens_done =
+  // max(tokens_done, point.tokens), LEASED -> RUNNING) and only while that
+  // attempt is LEASED or RUNNING, so a state change committed meanwhile
+  // (completion, failure, expiry) is never overwritten. When the batch
+  // itself fails (BEGIN or COMMIT, e.g. RESOURCE_EXHAUSTED for a full disk)
+  // the error comes back and none of the points is stored.
+  absl::StatusOr<std::vector<absl::StatusOr<bool>>> AppendMetrics(
+      const std::vector<v1::MetricPoint>& points);
   // The points of one attempt, by sequence number.
   absl::StatusOr<std::vector<v1::MetricPoint>> ListMetrics(const std::string& trial_id,
                                                            uint32_t attempt);
@@ -172,12 +192,17 @@ class Store {
   class ScopedStatement;
   explicit Store(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
   static absl::StatusOr<std::unique_ptr<Store>> OpenDb(const std::string& path);
+  absl::Status QuickCheck(const std::string& path);
   absl::Status Migrate();
   // A cached prepared statement for `sql`, reset when the returned guard dies.
   absl::StatusOr<ScopedStatement> Statement(std::string_view sql);
   template <typename Fn>
   absl::Status InTransaction(Fn&& body);
   absl::Status WriteTrial(const TrialWrite& write);
+  // INSERT OR IGNORE of one point's row: false when it was held already.
+  absl::StatusOr<bool> InsertMetricRow(const v1::MetricPoint& point);
+  // One point of AppendMetrics, inside the batch's transaction.
+  absl::StatusOr<bool> AppendMetricInBatch(const v1::MetricPoint& point);
   absl::Status SetCancelled(const std::string& sweep_id, bool cancelled,
                             const std::vector<TrialWrite>& writes);
   absl::StatusOr<std::vector<v1::Trial>> QueryTrials(const std::string& sql,

@@ -113,7 +113,20 @@ WHEN EXISTS (SELECT 1 FROM forecasts WHERE sweep_id = NEW.sweep_id AND target = 
 BEGIN SELECT RAISE(ABORT, 'a stored forecast is never rewritten'); END;
 )sql";
 
+// Schema version 5 (issue 20): each attempt's lease token, the credential
+// every call about the attempt must carry (coordinator/lease_token.h). An
+// attempt leased before the migration has none ('') and takes no calls: its
+// worker is told to stop and the trial is requeued when the lease expires.
+//
+// Not a schema change but a rule of this version: a NaN latest loss of a
+// trial (a diverged run's) is stored as the TEXT 'NaN' in its REAL NOT NULL
+// column (SQLite would turn a NaN REAL into NULL); ±inf are REALs as they are.
+inline constexpr char kSchemaV5[] = R"sql(
+ALTER TABLE attempts ADD COLUMN lease_token TEXT NOT NULL DEFAULT '';
+)sql";
+
 // The migrations in order: entry i takes a store from version i to i + 1.
-inline constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+inline constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                              kSchemaV5};
 
 }  // namespace scalelaw::coordinator

@@ -1,8 +1,11 @@
 #include "coordinator/store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "absl/strings/escaping.h"
 #include "coordinator/store_schema.h"
@@ -53,7 +56,7 @@ TEST(StoreTest, SweepAndTrialsRoundTripAcrossReopen) {
     trial.set_lease_deadline_ms(99'000);
     trial.set_tokens_done(512);
     trial.set_latest_train_loss(3.5);
-    AttemptRecord attempt{"demo-1-t001", 2, "w-7", 50, 0, "", ""};
+    AttemptRecord attempt{"demo-1-t001", 2, "w-7", 50, 0, "", "", "token-7"};
     ASSERT_TRUE((*store)->CommitTrialWrites({TrialWrite{trial, attempt}}).ok());
   }
   auto store = Store::Open(path);
@@ -94,6 +97,25 @@ TEST(StoreTest, SweepAndTrialsRoundTripAcrossReopen) {
   EXPECT_EQ((*attempts)[0].start_ms, 50);
 }
 
+// The store holds every sweep, trial and metric: it and its -wal and -shm
+// are its owner's only even under a permissive umask.
+TEST(StoreTest, StoreFilesArePrivateToTheirOwner) {
+  TempDir dir;
+  const std::string path = dir.File("coordinator.db");
+  const mode_t previous = ::umask(022);
+  auto store = Store::Open(path);
+  ::umask(previous);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->InsertSweep(MakeSweep("demo-1"), TwoTrials("demo-1")).ok());
+  namespace fs = std::filesystem;
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    SCOPED_TRACE(file);
+    ASSERT_TRUE(fs::exists(file));
+    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
+  }
+}
+
 TEST(StoreTest, EndingAnAttemptKeepsItsStart) {
   TempDir dir;
   auto store = *Store::Open(dir.File("db"));
@@ -101,11 +123,12 @@ TEST(StoreTest, EndingAnAttemptKeepsItsStart) {
   v1::Trial trial = *store->GetTrial("s-1-t000");
   trial.set_attempt(1);
   ASSERT_TRUE(
-      store->CommitTrialWrites({{trial, AttemptRecord{"s-1-t000", 1, "w-1", 10, 0, "", ""}}}).ok());
+      store->CommitTrialWrites({{trial, AttemptRecord{"s-1-t000", 1, "w-1", 10, 0, "", "", ""}}})
+          .ok());
   trial.set_state(v1::TRIAL_STATE_SUCCEEDED);
   ASSERT_TRUE(store
                   ->CommitTrialWrites(
-                      {{trial, AttemptRecord{"s-1-t000", 1, "w-1", 90, 90, "succeeded", ""}}})
+                      {{trial, AttemptRecord{"s-1-t000", 1, "w-1", 90, 90, "succeeded", "", ""}}})
                   .ok());
   auto attempts = *store->ListAttempts("s-1-t000");
   ASSERT_EQ(attempts.size(), 1u);
@@ -335,6 +358,102 @@ TEST(StoreTest, ForecastsGateTheirTargetsAndAreNeverRewritten) {
   ASSERT_EQ(stored->size(), 1u);
   EXPECT_EQ(stored->front().predicted_loss(), 2.5);
   EXPECT_EQ(stored->front().fitted_ms(), 42);
+}
+
+// A diverged run's losses: SQLite turns a NaN REAL into NULL, which the
+// trials table's NOT NULL columns refuse; the store keeps NaN (and ±inf) as
+// they were, in the trial and in the points, across a reopen.
+TEST(StoreTest, NonFiniteLossesAreStoredAndReadBack) {
+  TempDir dir;
+  const std::string path = dir.File("db");
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  {
+    auto store = *Store::Open(path);
+    ASSERT_TRUE(store->InsertSweep(MakeSweep("n-1"), TwoTrials("n-1")).ok());
+    v1::Trial trial = *store->GetTrial("n-1-t000");
+    trial.set_state(v1::TRIAL_STATE_RUNNING);
+    trial.set_attempt(1);
+    v1::MetricPoint point;
+    point.set_trial_id("n-1-t000");
+    point.set_attempt(1);
+    point.set_seq(0);
+    point.set_train_loss(nan);
+    point.set_val_loss(-inf);
+    trial.set_latest_train_loss(nan);
+    trial.set_latest_val_loss(-inf);
+    auto appended = store->AppendMetric(point, trial);
+    ASSERT_TRUE(appended.ok()) << appended.status();
+    EXPECT_TRUE(*appended);
+    v1::Trial other = *store->GetTrial("n-1-t001");
+    other.set_state(v1::TRIAL_STATE_DIVERGED);
+    other.set_latest_train_loss(inf);
+    other.set_latest_val_loss(nan);
+    other.mutable_result()->set_final_val_loss(nan);
+    ASSERT_TRUE(store->CommitTrialWrites({TrialWrite{other, std::nullopt}}).ok());
+  }
+  auto store = *Store::OpenForReading(path);
+  const v1::Trial running = *store->GetTrial("n-1-t000");
+  EXPECT_TRUE(std::isnan(running.latest_train_loss()));
+  EXPECT_EQ(running.latest_val_loss(), -inf);
+  const v1::Trial diverged = *store->GetTrial("n-1-t001");
+  EXPECT_EQ(diverged.state(), v1::TRIAL_STATE_DIVERGED);
+  EXPECT_EQ(diverged.latest_train_loss(), inf);
+  EXPECT_TRUE(std::isnan(diverged.latest_val_loss()));
+  EXPECT_TRUE(std::isnan(diverged.result().final_val_loss()));
+  const std::vector<v1::MetricPoint> points = *store->ListMetrics("n-1-t000", 1);
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_TRUE(std::isnan(points[0].train_loss()));
+  EXPECT_EQ(points[0].val_loss(), -inf);
+}
+
+// Schema 5 keeps a lease token per attempt; a version-4 store migrates with
+// its open attempts tokenless (they take no calls), and a new attempt's token
+// survives a reopen and the attempt's end.
+TEST(StoreTest, AttemptsKeepTheirLeaseTokenAndAVersion4StoreMigrates) {
+  TempDir dir;
+  const std::string path = dir.File("v4.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    for (const char* schema : {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4}) {
+      ASSERT_EQ(sqlite3_exec(db, schema, nullptr, nullptr, nullptr), SQLITE_OK);
+    }
+    v1::TrialSpec spec;
+    spec.set_trial_id("old-1-t000");
+    const std::string insert =
+        "INSERT INTO sweeps (sweep_id, name, spec, created_ms) VALUES ('old-1', 'old', x'', 1);"
+        "INSERT INTO trials (trial_id, sweep_id, idx, spec, state, attempt, worker_id) VALUES "
+        "('old-1-t000', 'old-1', 0, x'" + absl::BytesToHexString(spec.SerializeAsString()) +
+        "', 3, 1, 'w-1');"
+        "INSERT INTO attempts (trial_id, attempt, worker_id, start_ms) VALUES "
+        "('old-1-t000', 1, 'w-1', 5); PRAGMA user_version=4;";
+    ASSERT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    auto store = Store::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_EQ(*(*store)->LeaseToken("old-1-t000", 1), "");
+    EXPECT_EQ(*(*store)->LeaseToken("old-1-t000", 2), "");
+    v1::Trial trial = *(*store)->GetTrial("old-1-t000");
+    trial.set_attempt(2);
+    ASSERT_TRUE((*store)
+                    ->CommitTrialWrites({TrialWrite{
+                        trial, AttemptRecord{"old-1-t000", 2, "w-2", 9, 0, "", "", "abc123"}}})
+                    .ok());
+    // Ending the attempt (a record without a token) keeps its token.
+    ASSERT_TRUE((*store)
+                    ->CommitTrialWrites({TrialWrite{
+                        trial, AttemptRecord{"old-1-t000", 2, "w-2", 9, 10, "failed", "x", ""}}})
+                    .ok());
+  }
+  auto store = *Store::OpenForReading(path);
+  EXPECT_EQ(*store->LeaseToken("old-1-t000", 2), "abc123");
+  const std::vector<AttemptRecord> attempts = *store->ListAttempts("old-1-t000");
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[1].lease_token, "abc123");
+  EXPECT_EQ(attempts[1].outcome, "failed");
 }
 
 }  // namespace

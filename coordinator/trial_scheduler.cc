@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/limits.h"
 #include "common/status_macros.h"
+#include "coordinator/lease_token.h"
 #include "sweeps/planner.h"
 #include "sweeps/spec_validator.h"
 
@@ -51,7 +53,8 @@ std::optional<AttemptRecord> EndAttempt(const v1::Trial& trial, int64_t now_ms, 
                                         std::string reason) {
   if (trial.attempt() == 0) return std::nullopt;
   return AttemptRecord{trial.spec().trial_id(), trial.attempt(),  trial.worker_id(), now_ms, now_ms,
-                       std::move(outcome),      std::move(reason)};
+                       std::move(outcome),      std::move(reason),
+                       /*lease_token=*/""};  // an update keeps the stored token
 }
 
 CoordinatorObserver* NoObserver() {
@@ -80,22 +83,41 @@ absl::StatusOr<uint32_t> TrialScheduler::MaxAttempts(const std::string& sweep_id
 
 absl::StatusOr<std::string> TrialScheduler::RegisterWorker(
     const v1::RegisterWorkerRequest& request) {
+  SCALELAW_ASSIGN_OR_RETURN(std::string secret, RandomHex(kWorkerSecretBytes));
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(int64_t n, store_->CountWorkers());
-  for (;; ++n) {
-    std::string worker_id = absl::StrCat("w-", n + 1);
-    SCALELAW_ASSIGN_OR_RETURN(bool taken, store_->WorkerExists(worker_id));
-    if (taken) continue;
-    SCALELAW_RETURN_IF_ERROR(store_->InsertWorker(worker_id, request, clock_->NowMs()));
-    observer_->OnWorkerContact(worker_id);
-    return worker_id;
+  // The count only grows, so "w-<n + 1>" is new; the secret makes the whole
+  // id unguessable (lease_token.h).
+  std::string worker_id = absl::StrCat("w-", n + 1, ".", secret);
+  SCALELAW_RETURN_IF_ERROR(store_->InsertWorker(worker_id, request, clock_->NowMs()));
+  observer_->OnWorkerContact(PublicWorkerId(worker_id));
+  return worker_id;
+}
+
+absl::Status TrialScheduler::CheckLeaseToken(const std::string& trial_id, uint32_t attempt,
+                                             const std::string& token) {
+  if (token.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "lease_token: missing; a call about attempt ", attempt, " of trial ",
+        limits::Echo(trial_id), " must carry the lease_token its LeaseTrial answer gave"));
   }
+  SCALELAW_ASSIGN_OR_RETURN(std::string stored, store_->LeaseToken(trial_id, attempt));
+  // Never echo either token: the message goes to whoever sent the wrong one.
+  if (stored.empty() || !SameToken(stored, token)) {
+    return absl::PermissionDeniedError(absl::StrCat("lease_token: not the token of attempt ",
+                                                    attempt, " of trial ",
+                                                    limits::Echo(trial_id)));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::SubmitSweepResponse> TrialScheduler::SubmitSweep(
     const v1::SubmitSweepRequest& request) {
   if (!request.has_spec()) return absl::InvalidArgumentError("spec: missing");
   absl::Status valid = sweeps::ValidateSweepSpec(request.spec());
+  if (valid.ok()) {
+    valid = sweeps::ValidateSweepPathRoots(request.spec(), options_.allowed_path_roots);
+  }
   if (!valid.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid sweep spec: ", valid.message()));
   }
@@ -130,21 +152,26 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(bool known, store_->WorkerExists(request.worker_id()));
   if (!known) {
-    return absl::NotFoundError(
-        absl::StrCat("unknown worker_id '", request.worker_id(), "'; call RegisterWorker first"));
+    return absl::NotFoundError(absl::StrCat("unknown worker_id '",
+                                            limits::Echo(request.worker_id()),
+                                            "'; call RegisterWorker first"));
   }
   if (!request.sweep_id().empty()) {
     SCALELAW_RETURN_IF_ERROR(store_->GetSweep(request.sweep_id()).status());
   }
 
-  observer_->OnWorkerContact(request.worker_id());
+  observer_->OnWorkerContact(PublicWorkerId(request.worker_id()));
   v1::LeaseTrialResponse response;
   SCALELAW_ASSIGN_OR_RETURN(std::optional<v1::Trial> held,
                             store_->TrialHeldBy(request.worker_id()));
   std::optional<v1::Trial> trial;
   std::optional<AttemptRecord> attempt_row;
+  std::string lease_token;
   v1::TrialState previous = v1::TRIAL_STATE_PENDING;
   if (held) {
+    // The same attempt, so the same token (its answer may have been lost).
+    SCALELAW_ASSIGN_OR_RETURN(lease_token,
+                              store_->LeaseToken(held->spec().trial_id(), held->attempt()));
     previous = held->state();
     trial = std::move(held);
     trial->set_lease_deadline_ms(DeadlineFromNow());
@@ -155,13 +182,15 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
       trial->set_attempt(trial->attempt() + 1);
       trial->set_worker_id(request.worker_id());
       trial->set_lease_deadline_ms(DeadlineFromNow());
+      SCALELAW_ASSIGN_OR_RETURN(lease_token, RandomHex(kLeaseTokenBytes));
       attempt_row = AttemptRecord{trial->spec().trial_id(),
                                   trial->attempt(),
                                   request.worker_id(),
                                   clock_->NowMs(),
                                   0,
                                   "",
-                                  ""};
+                                  "",
+                                  lease_token};
     }
   }
   if (!trial) {
@@ -177,6 +206,7 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
   *response.mutable_trial() = trial->spec();
   response.set_attempt(trial->attempt());
   response.set_lease_deadline_ms(trial->lease_deadline_ms());
+  response.set_lease_token(lease_token);
   return response;
 }
 
@@ -186,6 +216,8 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
   SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.trial_id(), "trial_id"));
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(request.trial_id()));
+  SCALELAW_RETURN_IF_ERROR(
+      CheckLeaseToken(request.trial_id(), request.attempt(), request.lease_token()));
   v1::HeartbeatResponse response;
   if (!HoldsLease(trial, request.worker_id(), request.attempt())) {
     response.set_keep_going(false);
@@ -193,7 +225,7 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
   }
   // Only a lease holder counts as a connected worker: heartbeats carry an
   // unchecked worker_id, and a metric label must not take arbitrary values.
-  observer_->OnWorkerContact(request.worker_id());
+  observer_->OnWorkerContact(PublicWorkerId(request.worker_id()));
   const v1::TrialState previous = trial.state();
   trial.set_state(v1::TRIAL_STATE_RUNNING);
   trial.set_lease_deadline_ms(DeadlineFromNow());
@@ -205,52 +237,83 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
   return response;
 }
 
-absl::StatusOr<MetricWrite> TrialScheduler::RecordMetric(const v1::MetricPoint& point) {
+absl::Status TrialScheduler::CheckMetric(const v1::MetricPoint& point) {
   SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(point.trial_id(), "trial_id"));
   if (point.attempt() == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("trial ", point.trial_id(), ": attempt must be >= 1, got 0"));
+        absl::StrCat("trial ", limits::Echo(point.trial_id()), ": attempt must be >= 1, got 0"));
   }
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(point.trial_id()));
-  // A PENDING trial's attempt number is that of its last, ended attempt
-  // (expired, given back, or before a resume): its points are stale too.
-  if (point.attempt() != trial.attempt() || trial.state() == v1::TRIAL_STATE_PENDING) {
+  SCALELAW_RETURN_IF_ERROR(CheckLeaseToken(point.trial_id(), point.attempt(), point.lease_token()));
+  // Only the live attempt's points are stored: not those of a finished trial
+  // (they would show in its curve and export), nor of a requeued one (a
+  // PENDING trial's attempt number is that of its last, ended attempt). The
+  // store checks it again when it writes the point (Store::AppendMetrics).
+  if (point.attempt() != trial.attempt() || !IsLive(trial.state())) {
     return absl::FailedPreconditionError(
-        absl::StrCat("trial ", point.trial_id(), ": attempt ", point.attempt(),
+        absl::StrCat("trial ", limits::Echo(point.trial_id()), ": attempt ", point.attempt(),
                      " no longer holds the lease (current attempt ", trial.attempt(), ", ",
                      v1::TrialState_Name(trial.state()), ")"));
   }
-  // Points of an ended trial's last attempt (e.g. sent just before the
-  // completion) are kept, but no longer change the trial.
-  std::optional<v1::Trial> update;
-  const v1::TrialState previous = trial.state();
-  if (!IsEnded(trial.state())) {
-    if (trial.state() == v1::TRIAL_STATE_LEASED) trial.set_state(v1::TRIAL_STATE_RUNNING);
-    if (point.has_train_loss()) trial.set_latest_train_loss(point.train_loss());
-    if (point.has_val_loss()) trial.set_latest_val_loss(point.val_loss());
-    trial.set_tokens_done(std::max(trial.tokens_done(), point.tokens()));
-    update = trial;
-  }
-  SCALELAW_ASSIGN_OR_RETURN(bool inserted, store_->AppendMetric(point, update));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MetricWrite> TrialScheduler::RecordMetric(const v1::MetricPoint& point) {
+  SCALELAW_RETURN_IF_ERROR(CheckMetric(point));
+  SCALELAW_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<bool>> results,
+                            store_->AppendMetrics({point}));
+  SCALELAW_ASSIGN_OR_RETURN(bool inserted, std::move(results.front()));
   if (!inserted) return MetricWrite::kDuplicate;
-  if (update) observer_->OnTrialWritten(*update, previous);
-  observer_->OnMetricStored(trial.spec(), point);
+  ReportStoredMetrics({point});
   return MetricWrite::kStored;
+}
+
+void TrialScheduler::ReportStoredMetrics(const std::vector<v1::MetricPoint>& points) {
+  std::lock_guard lock(mu_);
+  // Each trial as it is now, read under the lock: every other change to it
+  // is committed and reported under this lock too, so the observer never
+  // sees an older state after a newer one. A trial ended since its points
+  // were stored has been reported by whoever ended it, from a read that
+  // came after these points' commit.
+  std::map<std::string, std::optional<v1::Trial>, std::less<>> live;
+  for (const v1::MetricPoint& point : points) {
+    auto [it, first] = live.try_emplace(point.trial_id());
+    if (first) {
+      absl::StatusOr<v1::Trial> trial = store_->GetTrial(point.trial_id());
+      if (trial.ok() && IsLive(trial->state())) {
+        it->second = *std::move(trial);
+        // `previous` is not known here (a heartbeat may have moved the trial
+        // meanwhile); observers look at it only for transitions points never
+        // make (PENDING -> LEASED, -> DIVERGED).
+        observer_->OnTrialWritten(*it->second, it->second->state());
+      }
+    }
+    if (it->second && it->second->attempt() == point.attempt()) {
+      observer_->OnMetricStored(it->second->spec(), point);
+    }
+  }
 }
 
 absl::StatusOr<bool> TrialScheduler::CompleteTrial(const v1::CompleteTrialRequest& request) {
   SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.worker_id(), "worker_id"));
   SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.trial_id(), "trial_id"));
   const v1::TrialResult& result = request.result();
-  if (!result.diverged() && !std::isfinite(result.final_val_loss())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("trial ", request.trial_id(),
-                     ": result.final_val_loss must be finite unless result.diverged is set, got ",
-                     result.final_val_loss()));
+  // A run whose loss is not finite diverged: the worker must say so (and
+  // gets DIVERGED with its NaN stored), rather than have it fitted.
+  for (const auto& [field, loss] :
+       {std::pair{"result.final_val_loss", result.final_val_loss()},
+        std::pair{"result.final_train_loss", result.final_train_loss()}}) {
+    if (!result.diverged() && !std::isfinite(loss)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": must be finite unless result.diverged is set, got ", loss, " (trial ",
+          limits::Echo(request.trial_id()), ")"));
+    }
   }
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(request.trial_id()));
+  SCALELAW_RETURN_IF_ERROR(
+      CheckLeaseToken(request.trial_id(), request.attempt(), request.lease_token()));
   const v1::TrialState ended =
       result.diverged() ? v1::TRIAL_STATE_DIVERGED : v1::TRIAL_STATE_SUCCEEDED;
   if (trial.state() == ended && trial.attempt() == request.attempt() &&
@@ -258,7 +321,7 @@ absl::StatusOr<bool> TrialScheduler::CompleteTrial(const v1::CompleteTrialReques
     return true;  // a resend of a completion already stored
   }
   if (!HoldsLease(trial, request.worker_id(), request.attempt())) return false;
-  observer_->OnWorkerContact(request.worker_id());
+  observer_->OnWorkerContact(PublicWorkerId(request.worker_id()));
 
   const int64_t now_ms = clock_->NowMs();
   const v1::TrialState previous = trial.state();
@@ -280,8 +343,10 @@ absl::StatusOr<bool> TrialScheduler::FailTrial(const v1::FailTrialRequest& reque
   SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.trial_id(), "trial_id"));
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(request.trial_id()));
+  SCALELAW_RETURN_IF_ERROR(
+      CheckLeaseToken(request.trial_id(), request.attempt(), request.lease_token()));
   if (!HoldsLease(trial, request.worker_id(), request.attempt())) return false;
-  observer_->OnWorkerContact(request.worker_id());
+  observer_->OnWorkerContact(PublicWorkerId(request.worker_id()));
   SCALELAW_ASSIGN_OR_RETURN(uint32_t max_attempts, MaxAttempts(trial.spec().sweep_id()));
   const v1::TrialState previous = trial.state();
 
@@ -410,7 +475,8 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
         });
     const int64_t expiries = earlier_expiries + 1;
     auto attempt_row = EndAttempt(trial, now_ms, "lease_expired",
-                                  absl::StrCat("no heartbeat from ", trial.worker_id()));
+                                  absl::StrCat("no heartbeat from ",
+                                               PublicWorkerId(trial.worker_id())));
     const v1::TrialState previous = trial.state();
     if (CountedAttempts(attempts, trial.resumed_after_attempt()) >= max_attempts) {
       trial.set_state(v1::TRIAL_STATE_FAILED);
@@ -420,7 +486,8 @@ absl::StatusOr<int> TrialScheduler::ExpireLeases() {
     } else {
       trial.set_state(v1::TRIAL_STATE_PENDING);
       trial.set_reason(
-          absl::StrCat("attempt ", trial.attempt(), ": lease of ", trial.worker_id(), " expired"));
+          absl::StrCat("attempt ", trial.attempt(), ": lease of ",
+                       PublicWorkerId(trial.worker_id()), " expired"));
       trial.clear_worker_id();
     }
     trial.set_lease_deadline_ms(0);

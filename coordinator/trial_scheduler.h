@@ -12,6 +12,14 @@
 // - Heartbeat, CompleteTrial, FailTrial and metric points are honoured only from
 //   the current attempt of the current holder; a stale caller gets
 //   keep_going=false / accepted=false / FAILED_PRECONDITION and nothing changes.
+// - Each attempt has a lease token (lease_token.h), issued by LeaseTrial and
+//   kept in the store: a Heartbeat, CompleteTrial, FailTrial or metric point
+//   without the token of the attempt it names is PERMISSION_DENIED and
+//   changes nothing, whatever the worker id. Points are stored only while
+//   their attempt holds the live lease (never into an ended trial).
+// - A non-finite loss is a divergence: CompleteTrial with result.diverged
+//   stores it (NaN included) and ends the trial DIVERGED; without diverged
+//   it is INVALID_ARGUMENT naming result.final_val_loss / final_train_loss.
 // - Cancelling a sweep ends its unended trials as CANCELLED; holders learn it
 //   from their next heartbeat. Resuming it puts FAILED and CANCELLED trials
 //   back to PENDING with a fresh max_attempts.
@@ -19,11 +27,13 @@
 // Every change is committed to the Store before the method returns, so the
 // RPC layer may acknowledge it. "No trial available" is a normal result
 // (granted=false), not an error. Errors: INVALID_ARGUMENT for malformed input
-// (empty ids, non-finite results), NOT_FOUND for unknown workers, sweeps and
-// trials, and the store's errors.
+// (empty ids, non-finite results), PERMISSION_DENIED for a wrong or missing
+// lease token, NOT_FOUND for unknown workers, sweeps and trials, and the
+// store's errors.
 //
 // Monitoring: an optional CoordinatorObserver hears of every committed change
-// (called with the scheduler's lock held, in commit order).
+// (called with the scheduler's lock held, in commit order; metric points
+// written in batches are reported after their commit, ReportStoredMetrics).
 //
 // Thread safety: all methods are thread-safe; one mutex serialises state
 // changes so each read-modify-write of a trial is atomic.
@@ -34,6 +44,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "coordinator/clock.h"
@@ -50,6 +61,9 @@ struct SchedulerOptions {
   std::chrono::milliseconds retry_after{1000};
   // Attempts per trial when the sweep spec leaves max_attempts at 0.
   uint32_t default_max_attempts = 3;
+  // Directories submitted specs' paths must lie under (empty: anywhere the
+  // validator allows); sweeps::ValidateSweepPathRoots.
+  std::vector<std::string> allowed_path_roots;
 };
 
 // What ResumeSweep did.
@@ -72,7 +86,7 @@ class TrialScheduler {
   TrialScheduler(Store* store, const Clock* clock, SchedulerOptions options = {},
                  CoordinatorObserver* observer = nullptr);
 
-  // Records a worker and returns its new id ("w-<n>").
+  // Records a worker and returns its new id, "w-<n>.<secret>" (lease_token.h).
   absl::StatusOr<std::string> RegisterWorker(const v1::RegisterWorkerRequest& request);
 
   // Validates the spec (sweeps::ValidateSweepSpec; INVALID_ARGUMENT names the
@@ -81,16 +95,28 @@ class TrialScheduler {
   absl::StatusOr<v1::SubmitSweepResponse> SubmitSweep(const v1::SubmitSweepRequest& request);
 
   // Gives the worker the next PENDING trial (of `sweep_id`, or any sweep when
-  // empty). A worker that already holds a lease gets that same trial and
-  // attempt back with a fresh deadline, so a lost response is harmless.
+  // empty), with a fresh lease token. A worker that already holds a lease gets
+  // that same trial, attempt and token back with a fresh deadline, so a lost
+  // response is harmless.
   absl::StatusOr<v1::LeaseTrialResponse> LeaseTrial(const v1::LeaseTrialRequest& request);
 
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
 
   // Stores a point of the trial's current attempt (a resend is kDuplicate) and
   // updates the trial's latest losses and tokens. FAILED_PRECONDITION for a
-  // point of an attempt that is not the trial's current one.
+  // point of an attempt that does not hold the live lease (requeued, ended).
+  // CheckMetric, Store::AppendMetrics and ReportStoredMetrics in turn: the
+  // path of one point; streams take it in batches (metric_writer.h).
   absl::StatusOr<MetricWrite> RecordMetric(const v1::MetricPoint& point);
+  // What RecordMetric checks before it writes, with the lock held only for
+  // that: the trial exists, the point carries its attempt's lease token
+  // (PERMISSION_DENIED) and that attempt holds the live lease
+  // (FAILED_PRECONDITION). The store checks liveness again at the write.
+  absl::Status CheckMetric(const v1::MetricPoint& point);
+  // Tells the observer of points the store has just committed
+  // (OnTrialWritten with each live trial as it is now, OnMetricStored per
+  // point), under the lock so the observer sees changes in commit order.
+  void ReportStoredMetrics(const std::vector<v1::MetricPoint>& points);
 
   // True when accepted. A resent completion of the same attempt is accepted
   // again without change.
@@ -129,6 +155,10 @@ class TrialScheduler {
   // same: a cluster that never lets it finish should not requeue it forever.
   static constexpr uint32_t kMaxPreemptions = 100;
   int64_t DeadlineFromNow() const;
+  // PERMISSION_DENIED unless `token` is the stored token of (trial, attempt).
+  // The message never holds a token.
+  absl::Status CheckLeaseToken(const std::string& trial_id, uint32_t attempt,
+                               const std::string& token);
   // Commits `ended`'s write. When it ended without success (FAILED or
   // DIVERGED), the trials waiting for it (a WSD stable run's cooldown
   // branches) have nothing to start from and end FAILED in the same

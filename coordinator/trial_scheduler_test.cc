@@ -2,7 +2,10 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <utility>
 
+#include "coordinator/lease_token.h"
 #include "coordinator/test_util.h"
 #include "sweeps/spec_defaults.h"
 #include "gmock/gmock.h"
@@ -49,7 +52,17 @@ class TrialSchedulerTest : public ::testing::Test {
     request.set_sweep_id(sweep);
     auto response = scheduler_->LeaseTrial(request);
     EXPECT_TRUE(response.ok()) << response.status();
+    if (response.ok() && response->granted()) {
+      EXPECT_EQ(response->lease_token().size(), 32u);
+      tokens_[{response->trial().trial_id(), response->attempt()}] = response->lease_token();
+    }
     return response.ok() ? *response : v1::LeaseTrialResponse();
+  }
+
+  // The lease token a Lease() got for (trial, attempt); empty if none.
+  std::string Token(const std::string& trial_id, uint32_t attempt) {
+    auto it = tokens_.find({trial_id, attempt});
+    return it == tokens_.end() ? "" : it->second;
   }
 
   v1::HeartbeatResponse Beat(const std::string& worker, const v1::LeaseTrialResponse& lease,
@@ -59,6 +72,7 @@ class TrialSchedulerTest : public ::testing::Test {
     request.set_trial_id(lease.trial().trial_id());
     request.set_attempt(lease.attempt());
     request.set_tokens_done(tokens);
+    request.set_lease_token(lease.lease_token());
     auto response = scheduler_->Heartbeat(request);
     EXPECT_TRUE(response.ok()) << response.status();
     return *response;
@@ -74,6 +88,7 @@ class TrialSchedulerTest : public ::testing::Test {
     request.mutable_result()->set_tokens(1'000'000);
     request.mutable_result()->set_diverged(diverged);
     if (diverged) request.mutable_result()->set_divergence_reason("loss is nan");
+    request.set_lease_token(Token(trial_id, attempt));
     return scheduler_->CompleteTrial(request);
   }
 
@@ -89,6 +104,7 @@ class TrialSchedulerTest : public ::testing::Test {
   FakeClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TrialScheduler> scheduler_;
+  std::map<std::pair<std::string, uint32_t>, std::string> tokens_;
 };
 
 TEST_F(TrialSchedulerTest, LeaseHeartbeatCompleteAndNoMoreWork) {
@@ -189,10 +205,12 @@ TEST_F(TrialSchedulerTest, ExpiredLeaseIsRequeuedWithTheNextAttempt) {
   fail.set_worker_id(w1);
   fail.set_trial_id(trial_id);
   fail.set_attempt(1);
+  fail.set_lease_token(Token(fail.trial_id(), fail.attempt()));
   EXPECT_FALSE(*scheduler_->FailTrial(fail));
   v1::MetricPoint stale_point;
   stale_point.set_trial_id(trial_id);
   stale_point.set_attempt(1);
+  stale_point.set_lease_token(Token(stale_point.trial_id(), stale_point.attempt()));
   EXPECT_TRUE(absl::IsFailedPrecondition(scheduler_->RecordMetric(stale_point).status()));
   v1::Trial now = TrialOf(trial_id);
   EXPECT_EQ(now.state(), v1::TRIAL_STATE_LEASED);
@@ -237,6 +255,7 @@ TEST_F(TrialSchedulerTest, FailTrialRetriesThenFails) {
   fail.set_worker_id(worker);
   fail.set_trial_id(lease.trial().trial_id());
   fail.set_attempt(1);
+  fail.set_lease_token(Token(fail.trial_id(), fail.attempt()));
   fail.set_reason("out of memory");
   fail.set_retriable(true);
   ASSERT_TRUE(*scheduler_->FailTrial(fail));
@@ -246,6 +265,7 @@ TEST_F(TrialSchedulerTest, FailTrialRetriesThenFails) {
   ASSERT_EQ(retry.trial().trial_id(), lease.trial().trial_id());
   ASSERT_EQ(retry.attempt(), 2u);
   fail.set_attempt(2);
+  fail.set_lease_token(Token(fail.trial_id(), fail.attempt()));
   ASSERT_TRUE(*scheduler_->FailTrial(fail));
   v1::Trial failed = TrialOf(lease.trial().trial_id());
   EXPECT_EQ(failed.state(), v1::TRIAL_STATE_FAILED);
@@ -268,6 +288,7 @@ TEST_F(TrialSchedulerTest, PreemptionsDoNotCountAgainstMaxAttempts) {
     fail.set_worker_id(worker);
     fail.set_trial_id(trial_id);
     fail.set_attempt(attempt);
+    fail.set_lease_token(Token(fail.trial_id(), fail.attempt()));
     fail.set_reason("preempted: worker stopped by SIGTERM");
     fail.set_retriable(true);
     fail.set_preempted(true);
@@ -293,6 +314,7 @@ TEST_F(TrialSchedulerTest, NonRetriableFailureFailsAtOnce) {
   fail.set_worker_id(worker);
   fail.set_trial_id(lease.trial().trial_id());
   fail.set_attempt(1);
+  fail.set_lease_token(Token(fail.trial_id(), fail.attempt()));
   fail.set_reason("corpus missing");
   ASSERT_TRUE(*scheduler_->FailTrial(fail));
   EXPECT_EQ(TrialOf(lease.trial().trial_id()).state(), v1::TRIAL_STATE_FAILED);
@@ -324,6 +346,7 @@ TEST_F(TrialSchedulerTest, MetricsMoveToRunningAndDuplicatesAreIgnored) {
   v1::MetricPoint point;
   point.set_trial_id(lease.trial().trial_id());
   point.set_attempt(1);
+  point.set_lease_token(Token(point.trial_id(), point.attempt()));
   point.set_seq(0);
   point.set_tokens(1000);
   point.set_train_loss(5.0);
@@ -438,6 +461,7 @@ TEST_F(TrialSchedulerTest, ResumeRequeuesFailedAndCancelledTrials) {
   fail.set_worker_id(worker);
   fail.set_trial_id(failed_id);
   fail.set_attempt(1);
+  fail.set_lease_token(Token(fail.trial_id(), fail.attempt()));
   fail.set_reason("out of memory");
   fail.set_retriable(true);
   ASSERT_TRUE(*scheduler_->FailTrial(fail));
@@ -464,6 +488,7 @@ TEST_F(TrialSchedulerTest, ResumeRequeuesFailedAndCancelledTrials) {
   v1::MetricPoint stale;
   stale.set_trial_id(second.trial().trial_id());
   stale.set_attempt(second.attempt());
+  stale.set_lease_token(Token(stale.trial_id(), stale.attempt()));
   stale.set_seq(1);
   stale.set_tokens(999);
   EXPECT_TRUE(absl::IsFailedPrecondition(scheduler_->RecordMetric(stale).status()));
@@ -475,6 +500,7 @@ TEST_F(TrialSchedulerTest, ResumeRequeuesFailedAndCancelledTrials) {
   ASSERT_EQ(again.trial().trial_id(), failed_id);
   EXPECT_EQ(again.attempt(), 2u);
   fail.set_attempt(2);
+  fail.set_lease_token(Token(fail.trial_id(), fail.attempt()));
   ASSERT_TRUE(*scheduler_->FailTrial(fail));
   EXPECT_EQ(TrialOf(failed_id).state(), v1::TRIAL_STATE_FAILED);
   const v1::LeaseTrialResponse other = Lease(worker, sweep);
@@ -509,6 +535,7 @@ TEST_F(TrialSchedulerTest, ResumedTrialGetsAllItsAttemptsBack) {
     fail.set_worker_id(worker);
     fail.set_trial_id(trial_id);
     fail.set_attempt(attempt);
+    fail.set_lease_token(Token(fail.trial_id(), fail.attempt()));
     fail.set_reason("out of memory");
     fail.set_retriable(true);
     ASSERT_TRUE(*scheduler_->FailTrial(fail));
@@ -551,6 +578,7 @@ TEST_F(TrialSchedulerTest, EndlessPreemptionFailsTheTrial) {
     fail.set_worker_id(worker);
     fail.set_trial_id(trial_id);
     fail.set_attempt(lease.attempt());
+    fail.set_lease_token(Token(fail.trial_id(), fail.attempt()));
     fail.set_reason("preempted: worker stopped by SIGTERM");
     fail.set_retriable(true);
     fail.set_preempted(true);
@@ -591,9 +619,146 @@ TEST_F(TrialSchedulerTest, RenewLiveLeasesAfterRestart) {
   beat.set_worker_id(worker);
   beat.set_trial_id(lease.trial().trial_id());
   beat.set_attempt(1);
+  beat.set_lease_token(Token(beat.trial_id(), beat.attempt()));
   EXPECT_TRUE(restarted.Heartbeat(beat)->keep_going());
   clock_.Advance(11s);
   EXPECT_EQ(*restarted.ExpireLeases(), 1);
+}
+
+// Each attempt gets its own unguessable token; every call about the attempt
+// must carry it, and one without it (or with another attempt's) changes
+// nothing, even from the holder's worker id.
+TEST_F(TrialSchedulerTest, LeaseTokensAreIssuedPerAttemptAndChecked) {
+  Submit();
+  const std::string a = Register(), b = Register();
+  EXPECT_NE(a, "w-1");
+  EXPECT_EQ(a.substr(0, 4), "w-1.");  // public part, then the secret
+  EXPECT_EQ(a.size(), 4 + 2 * kWorkerSecretBytes);
+  const v1::LeaseTrialResponse first = Lease(a), second = Lease(b);
+  ASSERT_TRUE(first.granted() && second.granted());
+  EXPECT_NE(first.lease_token(), second.lease_token());
+  EXPECT_EQ(Lease(a).lease_token(), first.lease_token()) << "a held lease keeps its token";
+  const std::string trial_id = first.trial().trial_id();
+
+  for (const std::string& token : {std::string(), second.lease_token(), std::string(32, '0')}) {
+    SCOPED_TRACE(token.empty() ? "missing" : token);
+    v1::HeartbeatRequest beat;
+    beat.set_worker_id(a);
+    beat.set_trial_id(trial_id);
+    beat.set_attempt(1);
+    beat.set_tokens_done(777);
+    beat.set_lease_token(token);
+    auto beaten = scheduler_->Heartbeat(beat);
+    EXPECT_TRUE(absl::IsPermissionDenied(beaten.status())) << beaten.status();
+    EXPECT_THAT(std::string(beaten.status().message()), HasSubstr("lease_token"));
+    EXPECT_THAT(std::string(beaten.status().message()),
+                ::testing::Not(HasSubstr(first.lease_token())));
+
+    v1::MetricPoint point;
+    point.set_trial_id(trial_id);
+    point.set_attempt(1);
+    point.set_tokens(555);
+    point.set_lease_token(token);
+    EXPECT_TRUE(absl::IsPermissionDenied(scheduler_->RecordMetric(point).status()));
+
+    v1::CompleteTrialRequest complete;
+    complete.set_worker_id(a);
+    complete.set_trial_id(trial_id);
+    complete.set_attempt(1);
+    complete.mutable_result()->set_final_val_loss(-5);
+    complete.mutable_result()->set_params(123);
+    complete.set_lease_token(token);
+    EXPECT_TRUE(absl::IsPermissionDenied(scheduler_->CompleteTrial(complete).status()));
+
+    v1::FailTrialRequest fail;
+    fail.set_worker_id(a);
+    fail.set_trial_id(trial_id);
+    fail.set_attempt(1);
+    fail.set_lease_token(token);
+    EXPECT_TRUE(absl::IsPermissionDenied(scheduler_->FailTrial(fail).status()));
+  }
+  const v1::Trial untouched = TrialOf(trial_id);
+  EXPECT_EQ(untouched.state(), v1::TRIAL_STATE_LEASED);
+  EXPECT_EQ(untouched.tokens_done(), 0u);
+  EXPECT_TRUE(store_->ListMetrics(trial_id, 1)->empty());
+  EXPECT_EQ(store_->ListAttempts(trial_id)->front().outcome, "");
+
+  // With its token the holder gets through.
+  EXPECT_TRUE(Beat(a, first, 100).keep_going());
+  EXPECT_TRUE(*Complete(a, trial_id, 1));
+}
+
+// A point is stored only while its attempt holds the live lease: not after
+// the trial ended, even with the attempt's own token.
+TEST_F(TrialSchedulerTest, PointsOfAnEndedTrialAreRefused) {
+  Submit();
+  const std::string worker = Register();
+  const v1::LeaseTrialResponse lease = Lease(worker);
+  v1::MetricPoint point;
+  point.set_trial_id(lease.trial().trial_id());
+  point.set_attempt(1);
+  point.set_seq(0);
+  point.set_train_loss(4.0);
+  point.set_lease_token(lease.lease_token());
+  ASSERT_EQ(*scheduler_->RecordMetric(point), MetricWrite::kStored);
+  ASSERT_TRUE(*Complete(worker, lease.trial().trial_id(), 1, 3.0));
+  point.set_seq(1);
+  point.set_train_loss(-5.0);
+  auto late = scheduler_->RecordMetric(point);
+  EXPECT_TRUE(absl::IsFailedPrecondition(late.status())) << late.status();
+  EXPECT_EQ(store_->ListMetrics(lease.trial().trial_id(), 1)->size(), 1u);
+  EXPECT_DOUBLE_EQ(TrialOf(lease.trial().trial_id()).latest_train_loss(), 4.0);
+}
+
+// A NaN loss is a divergence the store can hold: NaN points are stored, and
+// a diverged completion with NaN losses ends the trial DIVERGED (not FAILED
+// after max_attempts retries, as when the NaN could not be written).
+TEST_F(TrialSchedulerTest, NanLossesEndTheTrialDiverged) {
+  Submit();
+  const std::string worker = Register();
+  const v1::LeaseTrialResponse lease = Lease(worker);
+  const std::string trial_id = lease.trial().trial_id();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  v1::MetricPoint point;
+  point.set_trial_id(trial_id);
+  point.set_attempt(1);
+  point.set_lease_token(lease.lease_token());
+  point.set_seq(0);
+  point.set_train_loss(nan);
+  point.set_val_loss(std::numeric_limits<double>::infinity());
+  auto stored = scheduler_->RecordMetric(point);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(std::isnan(TrialOf(trial_id).latest_train_loss()));
+
+  v1::CompleteTrialRequest complete;
+  complete.set_worker_id(worker);
+  complete.set_trial_id(trial_id);
+  complete.set_attempt(1);
+  complete.set_lease_token(lease.lease_token());
+  complete.mutable_result()->set_final_train_loss(nan);
+  complete.mutable_result()->set_final_val_loss(nan);
+  // Not diverged, a non-finite loss names its field.
+  auto refused = scheduler_->CompleteTrial(complete);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("result.final_val_loss"));
+  complete.mutable_result()->set_final_val_loss(3.0);
+  refused = scheduler_->CompleteTrial(complete);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("result.final_train_loss"));
+
+  complete.mutable_result()->set_final_val_loss(nan);
+  complete.mutable_result()->set_diverged(true);
+  complete.mutable_result()->set_divergence_reason("loss is nan at step 12");
+  auto accepted = scheduler_->CompleteTrial(complete);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_TRUE(*accepted);
+  const v1::Trial diverged = TrialOf(trial_id);
+  EXPECT_EQ(diverged.state(), v1::TRIAL_STATE_DIVERGED);
+  EXPECT_EQ(diverged.reason(), "loss is nan at step 12");
+  EXPECT_TRUE(std::isnan(diverged.latest_train_loss()));
+  EXPECT_TRUE(std::isnan(diverged.result().final_train_loss()));
+  EXPECT_EQ(store_->ListAttempts(trial_id)->front().outcome, "diverged");
+  EXPECT_EQ(store_->ListMetrics(trial_id, 1)->size(), 1u);
+  EXPECT_TRUE(*scheduler_->CompleteTrial(complete)) << "a resend is accepted again";
 }
 
 }  // namespace

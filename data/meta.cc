@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_depth.h"
 #include "common/status_macros.h"
 #include "data/tokenizer.h"
 
@@ -92,6 +93,10 @@ std::string DatasetMetaToJson(const DatasetMeta& meta) {
 }
 
 absl::StatusOr<DatasetMeta> ParseDatasetMeta(std::string_view json, const std::string& where) {
+  if (JsonNestingDepth(json) > kMaxJsonDepth) {
+    return absl::DataLossError(
+        absl::StrCat(where, ": JSON nested deeper than ", kMaxJsonDepth, " levels"));
+  }
   const Json doc = Json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
     return absl::DataLossError(absl::StrCat(where, ": not a JSON object"));

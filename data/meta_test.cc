@@ -84,5 +84,17 @@ TEST(DatasetMetaTest, ErrorsNameTheField) {
   EXPECT_EQ(ReadDatasetMeta("/nonexistent/meta.json").status().code(), absl::StatusCode::kNotFound);
 }
 
+// Found by fuzz/dataset_meta_fuzzer.cc: a field nested 100,000 deep
+// overflowed the stack while its error message dumped it.
+TEST(DatasetMetaTest, RefusesDeepNestingInsteadOfOverflowingTheStack) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto parsed = ParseDatasetMeta("{\"vocab_size\": " + deep + "}", "DIR/meta.json");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(std::string(parsed.status().message())
+                .find("DIR/meta.json: JSON nested deeper than 256 levels"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace scalelaw::data

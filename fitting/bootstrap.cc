@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "ceres/gradient_problem.h"
+#include "common/limits.h"
 #include "common/status_macros.h"
 #include "fitting/chinchilla_cost.h"
 #include "fitting/parallel_for.h"
@@ -21,6 +22,11 @@ absl::Status ValidateBootstrapOptions(const BootstrapOptions& options) {
   if (options.resamples < 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("bootstrap: need at least 2 resamples, got ", options.resamples));
+  }
+  if (static_cast<uint32_t>(options.resamples) > limits::kMaxBootstrapResamples) {
+    return absl::InvalidArgumentError(absl::StrCat("bootstrap: at most ",
+                                                   limits::kMaxBootstrapResamples,
+                                                   " resamples, got ", options.resamples));
   }
   if (!(options.level > 0 && options.level < 1)) {
     return absl::InvalidArgumentError(

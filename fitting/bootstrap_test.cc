@@ -361,6 +361,14 @@ TEST_F(BootstrapChinchillaTest, RejectsBadOptions) {
   options.level = 0.9;
   options.resamples = 1;
   EXPECT_FALSE(BootstrapChinchilla(runs_, fit_, options_, options).ok());
+  // Past limits::kMaxBootstrapResamples: refused before the weights are drawn
+  // (2e9 resamples once ended in std::bad_alloc).
+  options.resamples = 2'000'000'000;
+  const absl::StatusOr<ChinchillaBootstrap> huge =
+      BootstrapChinchilla(runs_, fit_, options_, options);
+  ASSERT_TRUE(absl::IsInvalidArgument(huge.status())) << huge.status();
+  EXPECT_NE(std::string(huge.status().message()).find("at most 100000"), std::string::npos)
+      << huge.status();
 }
 
 }  // namespace

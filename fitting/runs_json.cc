@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_depth.h"
 #include "common/status_macros.h"
 #include "fitting/runs_csv.h"
 
@@ -99,6 +100,10 @@ absl::StatusOr<std::vector<Observation>> ParseRunsJson(std::string_view text,
   std::vector<json> records;
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] == '[') {
+    if (JsonNestingDepth(text) > kMaxJsonDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_name, ": JSON nested deeper than ", kMaxJsonDepth, " levels"));
+    }
     json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (document.is_discarded()) {
       return absl::InvalidArgumentError(absl::StrCat(source_name, ": not valid JSON"));
@@ -109,6 +114,10 @@ absl::StatusOr<std::vector<Observation>> ParseRunsJson(std::string_view text,
     std::string line;
     for (size_t number = 1; std::getline(lines, line); ++number) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      if (JsonNestingDepth(line) > kMaxJsonDepth) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source_name, ": line ", number, ": JSON nested deeper than ", kMaxJsonDepth, " levels"));
+      }
       json record = json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (record.is_discarded()) {
         return absl::InvalidArgumentError(

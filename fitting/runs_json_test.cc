@@ -50,5 +50,26 @@ TEST(RunsJsonTest, ErrorsNameRecordAndKey) {
   EXPECT_THAT(std::string(broken.status().message()), HasSubstr("not valid JSON"));
 }
 
+// Found by fuzz/runs_json_fuzzer.cc (and issue 20): 100,000 nested arrays
+// overflowed the stack when the parsed records were copied. Refused now,
+// in both forms; a record with a few nested extras still reads.
+TEST(RunsJsonTest, RefusesDeepNestingInsteadOfOverflowingTheStack) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto array = ParseRunsJson("[{\"params\":1e6,\"tokens\":2e7,\"loss\":3,\"x\":" + deep + "}]",
+                             "runs.json");
+  ASSERT_FALSE(array.ok());
+  EXPECT_EQ(array.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(array.status().message()),
+              HasSubstr("runs.json: JSON nested deeper than 256 levels"));
+  auto lines = ParseRunsJson("{\"params\":1e6,\"tokens\":2e7,\"loss\":3}\n{\"x\":" + deep + "}\n",
+                             "runs.jsonl");
+  ASSERT_FALSE(lines.ok());
+  EXPECT_THAT(std::string(lines.status().message()),
+              HasSubstr("runs.jsonl: line 2: JSON nested deeper than 256 levels"));
+  auto nested = ParseRunsJson(R"([{"params":1e6,"tokens":2e7,"loss":3,"x":[[{"y":["]]]]"]}]]}])",
+                              "runs.json");
+  EXPECT_TRUE(nested.ok()) << nested.status();
+}
+
 }  // namespace
 }  // namespace scalelaw::fitting

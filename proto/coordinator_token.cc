@@ -1,7 +1,9 @@
 #include "proto/coordinator_token.h"
 
 #include <grpcpp/support/client_interceptor.h>
+#include <sys/stat.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <vector>
@@ -20,12 +22,35 @@ std::string Trimmed(const std::string& text) {
   return text.substr(first, text.find_last_not_of(space) - first + 1);
 }
 
+// As ssh does with private keys: a token file that others may read (or
+// write) is no secret, so it is refused, naming the fix. A file owned by
+// root may also be readable by its group (0640, 0440): that is how a
+// Kubernetes Secret reaches a pod's group (fsGroup), and what PostgreSQL
+// allows for its keys. stat follows symbolic links (Secret volumes are links).
+absl::Status CheckTokenFileMode(const std::string& path, const std::string& field) {
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0) {
+    return absl::InvalidArgumentError(field + ": cannot read token file '" + path + "'");
+  }
+  const mode_t group = info.st_mode & S_IRWXG;
+  const mode_t others = info.st_mode & S_IRWXO;
+  const bool root_group_read = info.st_uid == 0 && (group & ~S_IRGRP) == 0;
+  if (others == 0 && (group == 0 || root_group_read)) return absl::OkStatus();
+  char mode[8];
+  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(info.st_mode & 07777));
+  return absl::InvalidArgumentError(field + ": token file '" + path + "' is accessible to " +
+                                    (others != 0 ? "other users" : "its group") + " (mode " +
+                                    mode + "); a token others can read is no secret: chmod 600 " +
+                                    path);
+}
+
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path, const std::string& field) {
   std::ifstream in(path);
   std::string line;
   if (!in || !std::getline(in, line)) {
     return absl::InvalidArgumentError(field + ": cannot read token file '" + path + "'");
   }
+  SCALELAW_RETURN_IF_ERROR(CheckTokenFileMode(path, field));
   std::string token = Trimmed(line);
   if (token.empty()) {
     return absl::InvalidArgumentError(field + ": token file '" + path +
@@ -107,19 +132,27 @@ absl::StatusOr<std::string> LoadCoordinatorToken(const std::string& token_file) 
   return std::string();
 }
 
-std::shared_ptr<grpc::Channel> CoordinatorChannel(const std::string& address,
-                                                  const std::string& token) {
+std::shared_ptr<grpc::Channel> CoordinatorChannel(
+    const std::string& address, const std::string& token,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
   // A whole sweep's points (ListTrials with metrics, for export and report)
   // outgrow gRPC's default 4 MiB answer long before they trouble memory.
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(1 << 30);
+  // Reconnect within ~1 s of a coordinator restart: gRPC's default backoff
+  // grows to 120 s (workers took 4-30 s). The minimum is also the shortest
+  // connect attempt gRPC allows (it grows with the backoff).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   if (token.empty()) {
-    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    return grpc::CreateCustomChannel(address, credentials, args);
   }
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<TokenInterceptorFactory>(token));
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      address, grpc::InsecureChannelCredentials(), args, std::move(factories));
+      address, credentials, args, std::move(factories));
 }
 
 absl::Status CheckCoordinatorToken(const grpc::ServerContextBase& context,

@@ -196,5 +196,37 @@ TEST(PlannerTest, WsdRejectsAWarmupLongerThanTheFirstStablePhase) {
               ::testing::HasSubstr("optimizer.warmup_fraction"));
 }
 
+// A plan past limits::kMaxTrialsPerSweep is refused from the lists' sizes,
+// before any trial is built; one at the limit is planned.
+TEST(PlannerTest, RefusesMoreTrialsThanOneSweepMayHave) {
+  v1::SweepSpec grid = Spec("name: g\nmodels: [1e5]\ntokens: [1e6]\nseeds: [0]\n");
+  grid.clear_seeds();
+  for (uint64_t seed = 0; seed < 100'000; ++seed) grid.add_seeds(seed);
+  auto at_limit = PlanSweep(grid, "x");
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  EXPECT_EQ(at_limit->size(), 100'000u);
+  grid.add_tokens(2e6);
+  auto over = PlanSweep(grid, "x");
+  ASSERT_TRUE(absl::IsInvalidArgument(over.status())) << over.status();
+  EXPECT_THAT(std::string(over.status().message()),
+              ::testing::HasSubstr(
+                  "seeds: the sweep would plan 200000 trials, more than the 100000"));
+
+  v1::SweepSpec iso = Spec(
+      "name: iso\nisoflop: {budgets: [1e13], sizes_per_budget: 100, min_params: 5e4, "
+      "max_params: 2e6}\n");
+  iso.clear_seeds();
+  for (uint64_t seed = 0; seed < 1001; ++seed) iso.add_seeds(seed);
+  auto iso_over = PlanSweep(iso, "x");
+  EXPECT_THAT(std::string(iso_over.status().message()),
+              ::testing::HasSubstr("isoflop.budgets x isoflop.sizes_per_budget x seeds"));
+
+  v1::SweepSpec wsd = Spec(
+      "name: w\nmodels: [1e5]\ntokens: [1e6]\noptimizer: {schedule: wsd}\nseeds: [0]\n");
+  wsd.clear_seeds();
+  for (uint64_t seed = 0; seed < 50'001; ++seed) wsd.add_seeds(seed);  // 2 trials per seed
+  EXPECT_TRUE(absl::IsInvalidArgument(PlanSweep(wsd, "x").status()));
+}
+
 }  // namespace
 }  // namespace scalelaw::sweeps

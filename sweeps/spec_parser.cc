@@ -332,6 +332,8 @@ absl::Status ReadSpec(const YamlReader& r, const YAML::Node& root, v1::SweepSpec
                    [kubernetes](std::string v) { kubernetes->set_service_account(std::move(v)); })},
       {"token_secret",
        StringField(r, [kubernetes](std::string v) { kubernetes->set_token_secret(std::move(v)); })},
+      {"tls_secret",
+       StringField(r, [kubernetes](std::string v) { kubernetes->set_tls_secret(std::move(v)); })},
       {"image_pull_policy",
        StringField(r,
                    [kubernetes](std::string v) { kubernetes->set_image_pull_policy(std::move(v)); })},

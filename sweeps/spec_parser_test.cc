@@ -106,6 +106,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\n"
                 "launcher: {kubernetes: {image: x, token_secret: -token}}\n",
                 "launcher.kubernetes.token_secret: must be a Kubernetes name"},
+        BadSpec{"name: a\nmodels: [1e5]\ntokens: [1e6]\n"
+                "launcher: {kubernetes: {image: x, tls_secret: TLS}}\n",
+                "launcher.kubernetes.tls_secret: must be a Kubernetes name"},
         BadSpec{"name: a\nmodels: [1e5\n", "not valid YAML"},
         BadSpec{"- 1\n- 2\n", "expected a mapping"}));
 
@@ -169,7 +172,8 @@ launcher:
     signal: USR2
     signal_seconds: 300
     extra_args: [--qos=high, --exclusive]
-  kubernetes: {image: scalelaw:1, namespace: ml, service_account: sa, token_secret: tok}
+  kubernetes: {image: scalelaw:1, namespace: ml, service_account: sa, token_secret: tok,
+               tls_secret: tls}
 )",
                              "a.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
@@ -191,6 +195,7 @@ launcher:
   EXPECT_EQ(launcher.kubernetes().namespace_(), "ml");
   EXPECT_EQ(launcher.kubernetes().service_account(), "sa");
   EXPECT_EQ(launcher.kubernetes().token_secret(), "tok");
+  EXPECT_EQ(launcher.kubernetes().tls_secret(), "tls");
 }
 
 TEST(SpecParserTest, LauncherErrorsNameFieldValueAndExpectation) {

@@ -1,10 +1,13 @@
 #include "sweeps/spec_validator.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/limits.h"
 #include "common/status_macros.h"
+#include "sweeps/safe_path.h"
 #include "sweeps/spec_defaults.h"
 
 namespace scalelaw::sweeps {
@@ -88,6 +91,7 @@ absl::Status ValidateOptimizer(const v1::OptimizerConfig& opt) {
 absl::Status ValidateData(const v1::DataConfig& data) {
   if (data.corpus().empty())
     return absl::InvalidArgumentError("data.corpus: must name a directory");
+  SCALELAW_RETURN_IF_ERROR(CheckPathText("data.corpus", data.corpus()));
   SCALELAW_RETURN_IF_ERROR(OneOf("data.tokenizer", data.tokenizer(), {"byte"}));
   return InRange("data.val_fraction", data.val_fraction(), 0.001, 0.5);
 }
@@ -153,12 +157,8 @@ absl::Status ValidateTraining(const v1::TrainingConfig& t) {
   // 0 checkpoints only at the end of a trial (and when a worker is stopped).
   SCALELAW_RETURN_IF_ERROR(
       InRange("training.checkpoint_every_steps", t.checkpoint_every_steps(), 0, 1e9));
-  if (t.checkpoint_dir().find('\n') != std::string::npos ||
-      t.checkpoint_dir().find('\0') != std::string::npos) {
-    return Invalid("training.checkpoint_dir", "must be a directory path",
-                   absl::StrCat("'", t.checkpoint_dir(), "'"));
-  }
-  return absl::OkStatus();
+  // Workers write <checkpoint_dir>/<trial_id>/ (sweeps/safe_path.h).
+  return CheckWritableDirectory("training.checkpoint_dir", t.checkpoint_dir());
 }
 
 absl::Status ValidateTokenBudgets(const v1::SweepSpec& spec) {
@@ -225,11 +225,8 @@ absl::Status ValidateForecast(const v1::ForecastPlan& plan) {
                        absl::StrCat("'", name_of(i), "'"));
       }
     }
-    for (char c : target.name()) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-        return Invalid(field + ".name", "must use only letters, digits, '-', '_' and '.'",
-                       absl::StrCat("'", target.name(), "'"));
-      }
+    if (!target.name().empty()) {
+      SCALELAW_RETURN_IF_ERROR(CheckSafeName(field + ".name", target.name()));
     }
     if (target.compute() != 0) {
       if (target.has_size() || target.tokens() != 0) {
@@ -368,6 +365,8 @@ absl::Status ValidateLauncher(const v1::LauncherConfig& launcher) {
                                           kubernetes.service_account(), /*label=*/false));
   SCALELAW_RETURN_IF_ERROR(KubernetesName("launcher.kubernetes.token_secret",
                                           kubernetes.token_secret(), /*label=*/false));
+  SCALELAW_RETURN_IF_ERROR(KubernetesName("launcher.kubernetes.tls_secret",
+                                          kubernetes.tls_secret(), /*label=*/false));
   if (!kubernetes.image_pull_policy().empty()) {
     SCALELAW_RETURN_IF_ERROR(OneOf("launcher.kubernetes.image_pull_policy",
                                    kubernetes.image_pull_policy(),
@@ -381,16 +380,46 @@ absl::Status ValidateLauncher(const v1::LauncherConfig& launcher) {
   return absl::OkStatus();
 }
 
+// The most trials the spec can plan, from the sizes of its lists alone (an
+// IsoFLOP design may plan fewer: coinciding shapes are planned once), so a
+// grid too large is refused before any trial is built.
+double PlannedTrialsAtMost(const v1::SweepSpec& spec) {
+  const double seeds = spec.seeds_size();
+  const double budgets = spec.tokens_size() + spec.tokens_per_param_size();
+  double trials = 0;
+  if (spec.isoflop().budgets_size() > 0) {
+    trials = spec.isoflop().budgets_size() *
+             static_cast<double>(spec.isoflop().sizes_per_budget()) * seeds;
+  } else if (spec.optimizer().schedule() == "wsd") {
+    trials = spec.models_size() * (budgets + 1) * seeds;  // a stable run and its branches
+  } else {
+    trials = spec.models_size() * budgets * seeds;
+  }
+  return trials + spec.forecast().targets_size();
+}
+
+absl::Status ValidateTrialCount(const v1::SweepSpec& spec) {
+  const double trials = PlannedTrialsAtMost(spec);
+  if (trials <= static_cast<double>(limits::kMaxTrialsPerSweep)) return absl::OkStatus();
+  const bool isoflop = spec.isoflop().budgets_size() > 0;
+  return absl::InvalidArgumentError(absl::StrCat(
+      isoflop ? "isoflop.budgets x isoflop.sizes_per_budget x seeds"
+              : "models x (tokens + tokens_per_param) x seeds",
+      ": the sweep would plan ",
+      trials < 1e18 ? absl::StrCat(static_cast<uint64_t>(trials)) : absl::StrCat(trials),
+      " trials, more than the ", limits::kMaxTrialsPerSweep,
+      " one sweep may have; split it into several sweeps"));
+}
+
 }  // namespace
 
 absl::Status ValidateSweepSpec(const v1::SweepSpec& spec) {
   if (spec.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
-  for (char c : spec.name()) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-      return Invalid("name", "must use only letters, digits, '-', '_' and '.'",
-                     absl::StrCat("'", spec.name(), "'"));
-    }
+  if (spec.name().size() > limits::kMaxSweepNameBytes) {
+    return Invalid("name", absl::StrCat("must be at most ", limits::kMaxSweepNameBytes, " bytes"),
+                   absl::StrCat(spec.name().size(), " bytes"));
   }
+  SCALELAW_RETURN_IF_ERROR(CheckSafeName("name", spec.name()));
   SCALELAW_RETURN_IF_ERROR(InRange("context", spec.context(), 2, 1 << 20));
   if (spec.isoflop().budgets_size() > 0) {
     SCALELAW_RETURN_IF_ERROR(ValidateIsoflop(spec));
@@ -400,12 +429,25 @@ absl::Status ValidateSweepSpec(const v1::SweepSpec& spec) {
   }
   if (spec.seeds_size() == 0)
     return absl::InvalidArgumentError("seeds: must list at least one seed");
+  SCALELAW_RETURN_IF_ERROR(ValidateTrialCount(spec));
   SCALELAW_RETURN_IF_ERROR(InRange("max_attempts", spec.max_attempts(), 1, 100));
   SCALELAW_RETURN_IF_ERROR(ValidateOptimizer(spec.optimizer()));
   SCALELAW_RETURN_IF_ERROR(ValidateData(spec.data()));
   SCALELAW_RETURN_IF_ERROR(ValidateTraining(spec.training()));
   if (spec.has_forecast()) SCALELAW_RETURN_IF_ERROR(ValidateForecast(spec.forecast()));
   return ValidateLauncher(spec.launcher());
+}
+
+absl::Status ValidateSweepPathRoots(const v1::SweepSpec& spec,
+                                    const std::vector<std::string>& allowed_roots) {
+  if (allowed_roots.empty()) return absl::OkStatus();
+  std::error_code error;
+  const std::string base = std::filesystem::current_path(error).string();
+  SCALELAW_RETURN_IF_ERROR(
+      CheckUnderRoots("data.corpus", spec.data().corpus(), allowed_roots, base));
+  if (spec.training().checkpoint_dir().empty()) return absl::OkStatus();
+  return CheckUnderRoots("training.checkpoint_dir", spec.training().checkpoint_dir(),
+                         allowed_roots, base);
 }
 
 }  // namespace scalelaw::sweeps

@@ -45,5 +45,64 @@ expect_error "--tokenizer: expected byte or bpe, got 'wordpiece'" \
 expect_error "--input /nonexistent/corpus: no such file or directory" \
   "$scalelaw" data prepare --input /nonexistent/corpus --out "$(mktemp -u)"
 
+# Names and paths that would escape the checkpoint or jobs directory, or
+# make workers write into a system directory (sweeps/safe_path.h).
+specs=$(mktemp -d)
+coordinator_pid=
+trap '[ -n "$coordinator_pid" ] && kill "$coordinator_pid" 2>/dev/null; rm -rf "$specs"' EXIT
+spec() {  # spec FILE EXTRA-YAML...: a valid tiny spec plus the given lines
+  local file=$specs/$1; shift
+  printf 'models: [1e5]\ntokens: [1e6]\n' > "$file"
+  printf '%s\n' "$@" >> "$file"
+  echo "$file"
+}
+expect_error "name: must be a plain name" \
+  "$scalelaw" sweep plan "$(spec up.yaml 'name: ../../../escaped')"
+expect_error "name: must be a plain name" \
+  "$scalelaw" sweep plan "$(spec abs.yaml 'name: /etc/cron.d')"
+expect_error "training.checkpoint_dir: must not be in the system directory /etc" \
+  "$scalelaw" sweep plan "$(spec cron.yaml 'name: a' 'training: {checkpoint_dir: /etc/cron.d}')"
+expect_error "training.checkpoint_dir: must not contain a '..' component" \
+  "$scalelaw" sweep plan "$(spec dotdot.yaml 'name: a' 'training: {checkpoint_dir: /scratch/../root}')"
+expect_error "data.corpus: must be a path without NUL" \
+  "$scalelaw" sweep plan "$(spec nul.yaml 'name: a' 'data: {corpus: "/data\0/x"}')"
+expect_error "forecast.targets[0].name: must be a plain name" \
+  "$scalelaw" sweep plan "$(spec target.yaml 'name: a' \
+    'forecast: {targets: [{name: ../t, target_params: 1e7, tokens: 2e8}]}')"
+# --allow-path-root: a coordinator refuses a spec whose corpus lies elsewhere.
+"$scalelaw" coordinator --listen 127.0.0.1:0 --metrics-listen "" --db "$specs/state.db" \
+  --allow-path-root "$specs/data" 2> "$specs/coordinator.log" &
+coordinator_pid=$!
+address=
+for _ in $(seq 100); do
+  address=$(sed -n 's/^coordinator listening on \([0-9.:]*\) .*/\1/p' "$specs/coordinator.log")
+  [ -n "$address" ] && break
+  sleep 0.1
+done
+expect_error "data.corpus: must lie under $specs/data (this coordinator's --allow-path-root)" \
+  "$scalelaw" sweep submit "$(spec corpus.yaml 'name: a' 'data: {corpus: /root}')" -c "$address"
+expect_error "training.checkpoint_dir: must lie under $specs/data" \
+  "$scalelaw" sweep submit "$(spec ckpt.yaml 'name: a' "data: {corpus: $specs/data/c}" \
+    'training: {checkpoint_dir: /tmp/elsewhere}')" -c "$address"
+
+# Sizes one command may ask for (common/limits.h): refused at once with the
+# field named, not an abort (std::bad_alloc) or a hang.
+expect_error "--bootstrap: Value 2000000000 not in range" \
+  timeout 20 "$scalelaw" fit --csv "$fixtures/runs_bad_cell.csv" --law chinchilla \
+  --bootstrap 2000000000
+huge=$specs/huge.yaml  # 1 size x 1,000 budgets x 10,000 seeds = 1e7 trials
+{
+  echo "name: huge"
+  echo "models: [1e5]"
+  echo "tokens: [$(seq -s, 1000000 1000999)]"
+  echo "seeds: [$(seq -s, 1 10000)]"
+} > "$huge"
+expect_error "seeds: the sweep would plan 10000000 trials, more than the 100000" \
+  timeout 20 "$scalelaw" sweep plan "$huge"
+wide=$specs/wide.yaml  # 10 sizes x 10 budgets x 10,000 seeds = 1e6 trials
+printf 'name: wide\nmodels: [%s]\ntokens: [%s]\nseeds: [%s]\n' "$(seq -s, 100000 1000 109000)" \
+  "$(seq -s, 1000000 1000 1009000)" "$(seq -s, 1 10000)" > "$wide"
+expect_error "the sweep would plan 1000000 trials" timeout 20 "$scalelaw" sweep plan "$wide"
+
 if [ $failures -ne 0 ]; then echo "$failures failed"; exit 1; fi
 echo "all bad-input cases rejected with a clear message"

@@ -7,6 +7,7 @@ scalelaw=$1
 fixtures=$2
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+umask 022  # as permissive as most shells: what the run writes must still be private
 
 "$scalelaw" run "$fixtures/tiny_sweep.yaml" --out "$out" --workers 2 | tee "$out/stdout.txt"
 
@@ -118,4 +119,13 @@ print("ok")
 PY
 )
 [ "$bcrit_check" = ok ] || { echo "FAIL: sweep critical-batch: $bcrit_check"; cat "$out/bcrit.txt"; exit 1; }
+
+# What the run wrote is its owner's only (common/private_files.h): the store,
+# its -wal/-shm, worker logs and checkpoints are 0600, their directories 0700,
+# even though this shell's umask (022, above) lets others read.
+private=$(find "$out/state.db"* "$out/checkpoints" "$out/logs" -type f ! -perm 0600 -printf '%m %p\n'; \
+          find "$out/checkpoints" "$out/logs" -type d ! -perm 0700 -printf '%m %p\n')
+ckpts=$(find "$out/checkpoints" -name 'step-*.ckpt' | wc -l)
+[ "$ckpts" -gt 0 ] || { echo "FAIL: no checkpoints under $out/checkpoints"; exit 1; }
+[ -z "$private" ] || { echo "FAIL: files others can read:"; echo "$private"; exit 1; }
 echo "run end to end: ok"

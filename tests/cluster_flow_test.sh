@@ -22,7 +22,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/token"
+# A token file must be its owner's only: the coordinator refuses one others
+# can read (checked below).
+(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/token")
 "$scalelaw" coordinator --listen 127.0.0.1:0 --metrics-listen "" --db "$dir/state.db" \
   --jobs-dir "$dir/jobs" --token-file "$dir/token" --kubectl "$dir/no-kubectl" \
   --lease-timeout-s 20 2> "$dir/coordinator.log" &
@@ -38,6 +40,12 @@ grep -q "token required" "$dir/coordinator.log" || fail "coordinator does not sa
 # No token: refused, with a message that says what to do.
 if "$scalelaw" sweep list -c "$address" 2> "$dir/err"; then fail "sweep list without a token succeeded"; fi
 grep -q "requires a token" "$dir/err" || fail "unhelpful refusal: $(cat "$dir/err")"
+# A token file others can read is refused before any call, naming the fix.
+cp "$dir/token" "$dir/open-token" && chmod 644 "$dir/open-token"
+if "$scalelaw" sweep list -c "$address" --token-file "$dir/open-token" 2> "$dir/err"; then
+  fail "sweep list with a world-readable token file succeeded"
+fi
+grep -q "chmod 600 $dir/open-token" "$dir/err" || fail "no chmod hint: $(cat "$dir/err")"
 
 sweep() { "$scalelaw" sweep --coordinator "$address" --token-file "$dir/token" "$@"; }
 sweep_id=$(sweep submit "$fixtures/k8s_sweep.yaml" 2> "$dir/submit.err")

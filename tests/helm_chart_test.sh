@@ -93,6 +93,38 @@ secret = objs[("Secret", "scalelaw-token")]
 assert secret["stringData"] == {"token": "0123abcd"}, secret
 token_env = {e["name"]: e for e in c["env"]}["SCALELAW_TOKEN"]
 assert token_env["valueFrom"]["secretKeyRef"] == {"name": "scalelaw-token", "key": "token"}
+assert "optional" not in token_env["valueFrom"]["secretKeyRef"]  # no token, no pod
+# /metrics wants the token; the liveness probe uses the open /healthz; no TLS
+# and no plaintext-token override unless asked for.
+assert "--metrics-require-token" in c["args"], c["args"]
+assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}, c["livenessProbe"]
+assert not any(a.startswith(("--tls-", "--insecure-token")) for a in c["args"]), c["args"]
+assert [v["name"] for v in pod["volumes"]] == ["store"], pod["volumes"]
+# The NetworkPolicy lets the release's and the workers' pods reach gRPC, and
+# Prometheus' namespace /metrics.
+policy = objs[("NetworkPolicy", "sl-coordinator")]["spec"]
+assert policy["podSelector"]["matchLabels"] == deploy["spec"]["selector"]["matchLabels"], policy
+grpc_rule, metrics_rule = policy["ingress"]
+assert grpc_rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "scalelaw"}}}]
+assert grpc_rule["ports"] == [{"port": "grpc"}] and metrics_rule["ports"] == [{"port": "metrics"}]
+assert metrics_rule["from"][0]["namespaceSelector"]["matchLabels"] == {
+    "kubernetes.io/metadata.name": "monitoring"}, metrics_rule
+
+# TLS from a Secret, mounted read-only with a private key; policy and token
+# requirement can be turned off.
+secured = copy.deepcopy(defaults)
+secured["tls"]["secretName"] = "sl-tls"
+secured["networkPolicy"]["enabled"] = False
+secured["coordinator"]["metricsRequireToken"] = False
+objs2 = objects(secured, release)
+pod2 = objs2[("Deployment", "sl-coordinator")]["spec"]["template"]["spec"]
+c2 = pod2["containers"][0]
+assert "--tls-cert=/etc/scalelaw/tls/tls.crt" in c2["args"] and "--tls-key=/etc/scalelaw/tls/tls.key" in c2["args"]
+assert "--metrics-require-token" not in c2["args"], c2["args"]
+tls_volume = {v["name"]: v for v in pod2["volumes"]}["tls"]
+assert tls_volume["secret"] == {"secretName": "sl-tls", "defaultMode": 0o400}, tls_volume
+assert {"name": "tls", "mountPath": "/etc/scalelaw/tls", "readOnly": True} in c2["volumeMounts"]
+assert ("NetworkPolicy", "sl-coordinator") not in objs2
 
 # Values given at install reach the objects.
 custom = copy.deepcopy(defaults)

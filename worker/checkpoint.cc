@@ -14,6 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "sweeps/safe_path.h"
 
 namespace scalelaw::worker {
 namespace {
@@ -86,16 +88,19 @@ uint64_t ReadLittleEndian64(const char* bytes) {
 
 }  // namespace
 
-std::string TrialCheckpointDirectory(const std::string& checkpoint_dir,
-                                     const std::string& trial_id) {
-  if (checkpoint_dir.empty()) return "";
-  return (fs::path(checkpoint_dir) / trial_id).string();
+absl::StatusOr<std::string> TrialCheckpointDirectory(const std::string& checkpoint_dir,
+                                                     const std::string& trial_id) {
+  if (checkpoint_dir.empty()) return std::string();
+  return sweeps::JoinSafeName("trial_id", checkpoint_dir, trial_id);
 }
 
-std::string BranchCheckpointDirectory(const std::string& checkpoint_dir,
-                                      const std::string& stable_trial_id) {
-  if (checkpoint_dir.empty()) return "";
-  return (fs::path(checkpoint_dir) / stable_trial_id / "branches").string();
+absl::StatusOr<std::string> BranchCheckpointDirectory(const std::string& checkpoint_dir,
+                                                      const std::string& stable_trial_id,
+                                                      const std::string& field) {
+  if (checkpoint_dir.empty()) return std::string();
+  SCALELAW_ASSIGN_OR_RETURN(const std::string trial_dir,
+                            sweeps::JoinSafeName(field, checkpoint_dir, stable_trial_id));
+  return (fs::path(trial_dir) / "branches").string();
 }
 
 std::string CheckpointFileName(uint64_t steps_done) {
@@ -121,7 +126,7 @@ absl::StatusOr<std::string> WriteCheckpoint(const std::string& trial_dir,
   const std::string temp_path =
       absl::StrCat(final_path, ".tmp.", ::getpid(), ".", counter.fetch_add(1));
 
-  const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoError("cannot create", temp_path);
   absl::Status written = WriteAll(fd, std::string_view(kMagic, kMagicSize), temp_path);
   if (written.ok()) written = WriteAll(fd, LittleEndian64(header_bytes.size()), temp_path);

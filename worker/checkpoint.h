@@ -30,14 +30,19 @@
 
 namespace scalelaw::worker {
 
-// <checkpoint_dir>/<trial_id>, or empty when checkpoint_dir is empty.
-std::string TrialCheckpointDirectory(const std::string& checkpoint_dir,
-                                     const std::string& trial_id);
+// <checkpoint_dir>/<trial_id>, or empty when checkpoint_dir is empty. A
+// trial id comes from the coordinator, so it is joined only when it is a safe
+// name (sweeps/safe_path.h) and the result stays under checkpoint_dir:
+// INVALID_ARGUMENT naming trial_id otherwise (`../../x`, `/etc/x`).
+absl::StatusOr<std::string> TrialCheckpointDirectory(const std::string& checkpoint_dir,
+                                                     const std::string& trial_id);
 
 // <checkpoint_dir>/<stable_trial_id>/branches: the states a WSD stable run
-// keeps where its cooldown branches start (all kept, never pruned).
-std::string BranchCheckpointDirectory(const std::string& checkpoint_dir,
-                                      const std::string& stable_trial_id);
+// keeps where its cooldown branches start (all kept, never pruned). The same
+// checks as TrialCheckpointDirectory, naming `field`.
+absl::StatusOr<std::string> BranchCheckpointDirectory(const std::string& checkpoint_dir,
+                                                      const std::string& stable_trial_id,
+                                                      const std::string& field = "trial_id");
 
 // File name of the checkpoint after `steps_done` steps: "step-000000000123.ckpt".
 std::string CheckpointFileName(uint64_t steps_done);
@@ -49,8 +54,8 @@ struct Checkpoint {
 };
 
 // Writes `checkpoint` as <trial_dir>/step-<state.steps_done>.ckpt (creating
-// the directory), atomically, and prunes all but the `keep` newest
-// checkpoints. Returns the final path. Errors: Internal naming the file and
+// the directory; the file is private to its owner, 0600), atomically, and
+// prunes all but the `keep` newest checkpoints. Returns the final path. Errors: Internal naming the file and
 // errno's message when a write, fsync or rename fails.
 absl::StatusOr<std::string> WriteCheckpoint(const std::string& trial_dir,
                                             const v1::TrialCheckpoint& state,

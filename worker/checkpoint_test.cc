@@ -19,7 +19,7 @@ class CheckpointTest : public ::testing::Test {
   void SetUp() override {
     root_ = fs::temp_directory_path() / ("scalelaw_checkpoint_test_" + std::to_string(::getpid()));
     fs::remove_all(root_);
-    dir_ = TrialCheckpointDirectory(root_.string(), "sweep-1-t0003");
+    dir_ = *TrialCheckpointDirectory(root_.string(), "sweep-1-t0003");
   }
   void TearDown() override { fs::remove_all(root_); }
 
@@ -83,7 +83,32 @@ TEST_F(CheckpointTest, NoDirectoryMeansNoCheckpoint) {
   auto newest = ReadNewestCheckpoint(dir_);
   ASSERT_TRUE(newest.ok()) << newest.status();
   EXPECT_FALSE(newest->has_value());
-  EXPECT_EQ(TrialCheckpointDirectory("", "t"), "");
+  EXPECT_EQ(*TrialCheckpointDirectory("", "t"), "");
+}
+
+// A trial id comes from the coordinator: one that would climb out of the
+// checkpoint directory, or replace it, is refused rather than joined.
+TEST_F(CheckpointTest, TrialIdsThatEscapeAreRefused) {
+  EXPECT_EQ(*TrialCheckpointDirectory("/ckpt", "s-1-t000"), "/ckpt/s-1-t000");
+  EXPECT_EQ(*BranchCheckpointDirectory("/ckpt", "s-1-t000"), "/ckpt/s-1-t000/branches");
+  for (const std::string& id : {std::string("../../../escaped-1"), std::string("/etc/cron.d/x"),
+                                std::string(".."), std::string("a/b"), std::string("a\0b", 3),
+                                std::string("")}) {
+    auto trial_dir = TrialCheckpointDirectory(root_.string(), id);
+    EXPECT_TRUE(absl::IsInvalidArgument(trial_dir.status())) << id;
+    EXPECT_NE(trial_dir.status().message().find("trial_id: "), std::string::npos);
+    auto branch_dir = BranchCheckpointDirectory(root_.string(), id, "wsd.stable_trial_id");
+    EXPECT_TRUE(absl::IsInvalidArgument(branch_dir.status())) << id;
+    EXPECT_NE(branch_dir.status().message().find("wsd.stable_trial_id: "), std::string::npos);
+  }
+  EXPECT_FALSE(fs::exists(root_));  // nothing was created anywhere
+}
+
+TEST_F(CheckpointTest, FilesArePrivateToTheirOwner) {
+  auto path = WriteCheckpoint(dir_, FullState(40), "model-40");
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(fs::status(*path).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 }
 
 TEST_F(CheckpointTest, TornWriteIsIgnored) {

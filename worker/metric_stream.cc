@@ -10,17 +10,41 @@
 namespace scalelaw::worker {
 namespace {
 
-constexpr auto kMinBackoff = std::chrono::milliseconds(100);
-constexpr auto kMaxBackoff = std::chrono::seconds(5);
+// Between streams that broke although the channel was connected (a server
+// error, not an outage: reconnecting waits for the channel by itself).
+constexpr std::chrono::milliseconds kMinBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{2000};
 // How long a finished stream waits for the server to close it after
 // WritesDone before cancelling.
 constexpr auto kCloseGrace = std::chrono::seconds(1);
+// How often a blocked Push or Flush looks at *options.stop.
+constexpr absl::Duration kStopPoll = absl::Milliseconds(50);
+
+// Codes that say the coordinator refused the points themselves, so that no
+// resend can succeed. Everything else (UNAVAILABLE, DEADLINE_EXCEEDED,
+// RESOURCE_EXHAUSTED on a full disk, INTERNAL, a cancelled call while the
+// server shuts down, ...) is retried.
+bool IsRefusal(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::UNIMPLEMENTED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace
 
 MetricStream::MetricStream(v1::Coordinator::StubInterface* stub, std::string trial_id,
-                           uint32_t attempt)
-    : stub_(stub), trial_id_(std::move(trial_id)), attempt_(attempt) {
+                           uint32_t attempt, MetricStreamOptions options)
+    : stub_(stub), trial_id_(std::move(trial_id)), attempt_(attempt), options_(std::move(options)) {
   sender_ = std::thread([this] { SendLoop(); });
 }
 
@@ -34,30 +58,56 @@ MetricStream::~MetricStream() {
   sender_.join();
 }
 
-uint64_t MetricStream::Push(v1::MetricPoint point) {
-  uint64_t seq;
+template <typename Done>
+bool MetricStream::WaitUnlessStopped(std::unique_lock<std::mutex>& lock, absl::Duration timeout,
+                                     Done done) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (stopped() || absl::Now() >= deadline) return false;
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(std::min(kStopPoll, deadline - absl::Now())));
+  }
+  return true;
+}
+
+std::string MetricStream::Unacknowledged() const {
+  return absl::StrCat("metrics of trial ", trial_id_, " attempt ", attempt_, ": ", unacked_.size(),
+                      " of ", next_seq_ - 1, " points unacknowledged");
+}
+
+absl::Status MetricStream::Push(v1::MetricPoint point) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    seq = point.seq() >= next_seq_ ? point.seq() : next_seq_;
+    std::unique_lock<std::mutex> lock(mu_);
+    // Back-pressure, not loss: training waits for acknowledgements.
+    const bool room = WaitUnlessStopped(lock, absl::InfiniteDuration(), [&] {
+      return !refusal_.ok() || unacked_.size() < options_.max_unacknowledged;
+    });
+    if (!refusal_.ok()) return refusal_;
+    if (!room) {
+      return absl::CancelledError(
+          absl::StrCat(Unacknowledged(), "; stopped while waiting for room for another"));
+    }
+    const uint64_t seq = point.seq() >= next_seq_ ? point.seq() : next_seq_;
     next_seq_ = seq + 1;
     point.set_trial_id(trial_id_);
     point.set_attempt(attempt_);
     point.set_seq(seq);
+    point.set_lease_token(options_.lease_token);
     unacked_.emplace(seq, std::move(point));
     to_send_.push_back(seq);
   }
   cv_.notify_all();
-  return seq;
+  return absl::OkStatus();
 }
 
 absl::Status MetricStream::Flush(absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return unacked_.empty(); })) {
-    return absl::OkStatus();
-  }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "metrics of trial ", trial_id_, " attempt ", attempt_, ": ", unacked_.size(), " of ",
-      next_seq_ - 1, " points unacknowledged after ", absl::FormatDuration(timeout)));
+  const bool flushed =
+      WaitUnlessStopped(lock, timeout, [&] { return unacked_.empty() || !refusal_.ok(); });
+  if (!refusal_.ok()) return refusal_;
+  if (flushed) return absl::OkStatus();
+  if (stopped()) return absl::CancelledError(absl::StrCat(Unacknowledged(), "; stopped"));
+  return absl::DeadlineExceededError(
+      absl::StrCat(Unacknowledged(), " after ", absl::FormatDuration(timeout)));
 }
 
 uint64_t MetricStream::pushed() const {
@@ -75,32 +125,44 @@ uint64_t MetricStream::streams_opened() const {
   return streams_opened_;
 }
 
+absl::Status MetricStream::refusal() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refusal_;
+}
+
 void MetricStream::SendLoop() {
-  auto backoff = std::chrono::duration_cast<std::chrono::milliseconds>(kMinBackoff);
+  std::chrono::milliseconds backoff = kMinBackoff;
   while (true) {
-    const bool delivered = RunOneStream();
+    const StreamEnd end = RunOneStream();
     std::unique_lock<std::mutex> lock(mu_);
     if (shutdown_) return;
-    backoff = delivered
-                  ? std::chrono::duration_cast<std::chrono::milliseconds>(kMinBackoff)
-                  : std::min(backoff * 2,
-                             std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
-    spdlog::warn(
-        "metric stream of trial {} attempt {} broke; {} points unacknowledged, "
-        "reconnecting in {} ms",
-        trial_id_, attempt_, unacked_.size(), backoff.count());
+    if (IsRefusal(end.status.error_code())) {
+      refusal_ = absl::Status(static_cast<absl::StatusCode>(end.status.error_code()),
+                              absl::StrCat("StreamMetrics: ", end.status.error_message()));
+      spdlog::error("metric stream of trial {} attempt {} refused ({}); {}; not resending",
+                    trial_id_, attempt_, refusal_.ToString(), Unacknowledged());
+      cv_.notify_all();
+      return;
+    }
+    backoff = end.delivered ? kMinBackoff : std::min(backoff * 2, kMaxBackoff);
+    spdlog::warn("metric stream of trial {} attempt {} broke ({}); {}; reconnecting", trial_id_,
+                 attempt_, end.status.error_message(), Unacknowledged());
     if (cv_.wait_for(lock, backoff, [&] { return shutdown_; })) return;
   }
 }
 
-bool MetricStream::RunOneStream() {
+MetricStream::StreamEnd MetricStream::RunOneStream() {
   grpc::ClientContext context;
+  // Opening the stream waits for the channel to (re)connect instead of
+  // failing at once while it is in TRANSIENT_FAILURE; shutdown cancels it.
+  context.set_wait_for_ready(true);
+  const absl::Time opened_at = absl::Now();
   bool delivered = false;
   bool broken = false;
   bool reader_done = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (shutdown_) return false;
+    if (shutdown_) return {};
     context_ = &context;
     ++streams_opened_;
     // Everything not yet acknowledged goes out again on the new stream.
@@ -122,6 +184,7 @@ bool MetricStream::RunOneStream() {
         delivered = true;
         cv_.notify_all();
       }
+      if (options_.contact != nullptr) options_.contact->Answered();
     }
     std::lock_guard<std::mutex> lock(mu_);
     broken = true;
@@ -146,22 +209,26 @@ bool MetricStream::RunOneStream() {
       break;
     }
   }
-  // Close politely when the stream still works, else cancel.
+  // Close politely when the stream still works. Either way, unless shutting
+  // down, let the reader take the server's last acks; cancel only a reader
+  // still blocked after that, since cancelling a call whose reads are done
+  // turns the server's status (a refusal) into CANCELLED.
   if (!broken) {
     lock.unlock();
     stream->WritesDone();
     lock.lock();
-    cv_.wait_for(lock, kCloseGrace, [&] { return reader_done; });
   }
-  context.TryCancel();
+  if (!shutdown_) cv_.wait_for(lock, kCloseGrace, [&] { return reader_done; });
+  if (!reader_done) context.TryCancel();
   context_ = nullptr;
   lock.unlock();
   reader.join();
   const grpc::Status status = stream->Finish();
-  if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
-    spdlog::debug("metric stream of trial {} ended: {}", trial_id_, status.error_message());
+  if (options_.contact != nullptr && !status.ok() &&
+      status.error_code() != grpc::StatusCode::CANCELLED) {
+    options_.contact->Record(status, delivered ? absl::Now() : opened_at);
   }
-  return delivered;
+  return {delivered, status};
 }
 
 }  // namespace scalelaw::worker

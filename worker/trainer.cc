@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <optional>
 #include <random>
@@ -19,6 +20,7 @@
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 #include "sweeps/accounting.h"
+#include "sweeps/safe_path.h"
 #include "worker/checkpoint.h"
 #include "worker/foreach_adamw.h"
 #include "worker/gpt.h"
@@ -217,8 +219,10 @@ absl::StatusOr<std::optional<Checkpoint>> ReadBranchPoint(const v1::TrialSpec& s
                                                           const std::string& checkpoint_root,
                                                           const LrSchedule& schedule) {
   const std::string& stable_id = spec.wsd().stable_trial_id();
-  const std::string path = BranchCheckpointDirectory(checkpoint_root, stable_id) + "/" +
-                           CheckpointFileName(schedule.decay_start_step);
+  SCALELAW_ASSIGN_OR_RETURN(
+      const std::string branch_dir,
+      BranchCheckpointDirectory(checkpoint_root, stable_id, "wsd.stable_trial_id"));
+  const std::string path = branch_dir + "/" + CheckpointFileName(schedule.decay_start_step);
   absl::StatusOr<Checkpoint> checkpoint = ReadCheckpoint(path);
   if (!checkpoint.ok()) {
     return absl::FailedPreconditionError(
@@ -307,8 +311,10 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
   const torch::Tensor val_windows =
       WindowsToTensor(host, static_cast<int64_t>(host.size() / (n_ctx + 1)), n_ctx + 1, device);
   std::mt19937_64 rng(spec.seed() ^ 0x5ca1e1a3da7a5eedull);  // data order, apart from init
-  const std::string checkpoint_dir =
-      TrialCheckpointDirectory(training.checkpoint_dir(), spec.trial_id());
+  SCALELAW_ASSIGN_OR_RETURN(const std::string checkpoint_dir,
+                            TrialCheckpointDirectory(training.checkpoint_dir(), spec.trial_id()));
+  SCALELAW_ASSIGN_OR_RETURN(const std::string branch_dir,
+                            BranchCheckpointDirectory(training.checkpoint_dir(), spec.trial_id()));
   const uint32_t checkpoint_every = training.checkpoint_every_steps();
 
   v1::TrialResult result;
@@ -574,9 +580,8 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
     if (std::binary_search(branch_steps.begin(), branch_steps.end(), steps_done) &&
         steps_done < total_steps) {
       const auto save_start = Clock::now();
-      SCALELAW_RETURN_IF_ERROR(save_checkpoint_to(
-          steps_done, BranchCheckpointDirectory(training.checkpoint_dir(), spec.trial_id()),
-          std::numeric_limits<int>::max()));
+      SCALELAW_RETURN_IF_ERROR(
+          save_checkpoint_to(steps_done, branch_dir, std::numeric_limits<int>::max()));
       log_start += Clock::now() - save_start;
     }
   }
@@ -586,9 +591,8 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
     result.set_tokens(total_steps * tokens_per_step);
     if (!checkpoint_dir.empty()) SCALELAW_RETURN_IF_ERROR(save_checkpoint(total_steps));
     if (std::binary_search(branch_steps.begin(), branch_steps.end(), total_steps)) {
-      SCALELAW_RETURN_IF_ERROR(save_checkpoint_to(
-          total_steps, BranchCheckpointDirectory(training.checkpoint_dir(), spec.trial_id()),
-          std::numeric_limits<int>::max()));
+      SCALELAW_RETURN_IF_ERROR(
+          save_checkpoint_to(total_steps, branch_dir, std::numeric_limits<int>::max()));
     }
   }
   const double wall = wall_seconds();
@@ -603,6 +607,33 @@ absl::StatusOr<v1::TrialResult> TrainTrialUnfenced(const v1::TrialSpec& spec,
   result.set_tokens_per_second(static_cast<double>(result.tokens()) /
                                std::max(1e-9, wall - overhead));
   return result;
+}
+
+// Ids and the checkpoint directory come from the coordinator (or anyone
+// who can speak for it on a plaintext channel) and decide where this worker
+// writes: refused unless they are safe names and a writable directory
+// (sweeps/safe_path.h), INVALID_ARGUMENT so the trial fails for good. The
+// directory is checked as given, made absolute (a worker's working directory
+// may be "/" in a container) and with symbolic links resolved.
+absl::Status ValidateTrialPaths(const v1::TrialSpec& spec) {
+  SCALELAW_RETURN_IF_ERROR(sweeps::CheckSafeName("trial_id", spec.trial_id()));
+  if (!spec.sweep_id().empty()) {
+    SCALELAW_RETURN_IF_ERROR(sweeps::CheckSafeName("sweep_id", spec.sweep_id()));
+  }
+  if (spec.wsd().role() == v1::TRIAL_ROLE_WSD_COOLDOWN) {
+    SCALELAW_RETURN_IF_ERROR(
+        sweeps::CheckSafeName("wsd.stable_trial_id", spec.wsd().stable_trial_id()));
+  }
+  const std::string& dir = spec.training().checkpoint_dir();
+  if (dir.empty()) return absl::OkStatus();
+  const std::string field = absl::StrCat("trial ", spec.trial_id(), ": training.checkpoint_dir");
+  SCALELAW_RETURN_IF_ERROR(sweeps::CheckWritableDirectory(field, dir));
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(dir, error);
+  if (!error) SCALELAW_RETURN_IF_ERROR(sweeps::CheckWritableDirectory(field, absolute.string()));
+  const std::filesystem::path resolved = std::filesystem::weakly_canonical(dir, error);
+  if (!error) SCALELAW_RETURN_IF_ERROR(sweeps::CheckWritableDirectory(field, resolved.string()));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -657,7 +688,7 @@ absl::Status ValidateTrialSpec(const v1::TrialSpec& spec, uint32_t data_vocab_si
         where, "optimizer.schedule: expected \"cosine\", \"linear\" or \"wsd\", got \"",
         opt.schedule(), "\""));
   }
-  return absl::OkStatus();
+  return ValidateTrialPaths(spec);
 }
 
 uint64_t StepsForTokens(uint64_t tokens, uint32_t batch_size, uint32_t n_ctx) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "sweeps/spec_defaults.h"
+#include "worker/coordinator_contact.h"
 #include "worker/metric_stream.h"
 #include "worker/trainer.h"
 
@@ -18,12 +19,19 @@ namespace scalelaw::worker {
 namespace {
 
 constexpr absl::Duration kRpcDeadline = absl::Seconds(10);
-// One registration attempt waits this long for the channel; short, so that a
-// stop request is noticed soon.
+// A call made while the coordinator is unreachable (registration, a lease)
+// waits this long for the channel; short, so that a stop request is noticed
+// soon.
 constexpr absl::Duration kRegisterAttempt = absl::Seconds(2);
+// Between retries of a call. Calls wait for the channel to reconnect
+// (wait_for_ready, under the channel's own capped backoff), so this only
+// spaces out retries after errors; small, so a restarted coordinator is
+// found within about a second.
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(200);
-constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
 constexpr double kDefaultValFraction = 0.05;
+// How long a stopped worker tries to give its trial back.
+constexpr absl::Duration kStoppingFailBudget = absl::Seconds(10);
 
 bool IsTransient(const grpc::Status& status) {
   switch (status.error_code()) {
@@ -52,58 +60,93 @@ std::string Hostname() {
   return name;
 }
 
-// Calls `rpc(context)` until it succeeds, fails for good, or `budget` passes.
+// Calls `rpc(context)` until it succeeds or fails for good, or the
+// coordinator has not answered for `contact`'s give-up time, or `budget`
+// (at most that give-up time) has passed, e.g. while the coordinator keeps
+// answering with a transient error such as RESOURCE_EXHAUSTED.
 template <typename Rpc>
-grpc::Status CallWithRetry(Rpc&& rpc, absl::Duration budget) {
-  const absl::Time give_up = absl::Now() + budget;
+grpc::Status CallWithRetry(Rpc&& rpc, CoordinatorContact& contact,
+                           absl::Duration budget = absl::InfiniteDuration()) {
+  const absl::Time give_up = absl::Now() + std::min(budget, contact.give_up_after());
   absl::Duration backoff = kMinBackoff;
   while (true) {
     grpc::ClientContext context;
+    context.set_wait_for_ready(true);  // gets through as soon as the channel reconnects
     SetDeadline(context, kRpcDeadline);
+    const absl::Time sent_at = absl::Now();
     const grpc::Status status = rpc(&context);
-    if (status.ok() || !IsTransient(status) || absl::Now() + backoff > give_up) return status;
+    contact.Record(status, sent_at);
+    if (status.ok() || !IsTransient(status) || contact.GaveUp() ||
+        absl::Now() + backoff > give_up) {
+      return status;
+    }
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }
 
+// Codes with which the coordinator says that this attempt no longer holds
+// its lease (expired and requeued, ended, or the lease token is not its).
+bool IsLeaseGone(grpc::StatusCode code) {
+  return code == grpc::StatusCode::NOT_FOUND || code == grpc::StatusCode::FAILED_PRECONDITION ||
+         code == grpc::StatusCode::PERMISSION_DENIED;
+}
+
+// How a trial's lease ended while the worker held it.
+enum class LeaseEnd {
+  kHeld,         // still ours
+  kRevoked,      // the coordinator said it is no longer ours
+  kUnreachable,  // no answer for connect_timeout: the worker gives up on it
+};
+
 // Keeps a trial's lease alive: calls Heartbeat every interval on its own
-// thread until destroyed. Sets *stop when the coordinator answers
-// keep_going = false, or when no heartbeat got through for a whole lease
-// timeout (the lease is surely gone).
+// thread until destroyed. The lease ends only when the coordinator says so
+// (keep_going = false, or a refusal about the lease), or when the coordinator
+// has not answered any call for connect_timeout (`contact`); then *stop is
+// set. An outage shorter than that is ridden out: a restarted coordinator
+// renews the leases it held, so training goes on meanwhile.
 class HeartbeatThread {
  public:
   HeartbeatThread(v1::Coordinator::Stub* stub, v1::HeartbeatRequest request,
-                  absl::Duration interval, absl::Duration lease_timeout,
+                  absl::Duration interval, CoordinatorContact* contact,
                   const std::atomic<uint64_t>* tokens_done, std::atomic<bool>* stop)
       : thread_([=, this, request = std::move(request)]() mutable {
-          absl::Time last_ok = absl::Now();
           std::unique_lock<std::mutex> lock(mu_);
           while (!cv_.wait_for(lock, absl::ToChronoNanoseconds(interval), [&] { return done_; })) {
-            lock.unlock();
             request.set_tokens_done(tokens_done->load());
             grpc::ClientContext context;
+            context.set_wait_for_ready(true);  // gets through as soon as the channel reconnects
             SetDeadline(context, std::min(interval, kRpcDeadline));
+            in_flight_ = &context;
+            lock.unlock();
             v1::HeartbeatResponse response;
+            const absl::Time sent_at = absl::Now();
             const grpc::Status status = stub->Heartbeat(&context, request, &response);
             lock.lock();
-            if (status.ok() && response.keep_going()) {
-              last_ok = absl::Now();
-            } else if (status.ok()) {
+            in_flight_ = nullptr;
+            if (done_) return;
+            contact->Record(status, sent_at);
+            if (status.ok() && !response.keep_going()) {
               spdlog::warn("trial {} attempt {}: the coordinator revoked the lease; stopping",
                            request.trial_id(), request.attempt());
-              lease_lost_ = true;
-            } else if (absl::Now() - last_ok > lease_timeout) {
-              spdlog::warn(
-                  "trial {} attempt {}: no heartbeat got through for {}; the lease is "
-                  "lost, stopping ({})",
+              end_ = LeaseEnd::kRevoked;
+            } else if (IsLeaseGone(status.error_code())) {
+              spdlog::warn("trial {} attempt {}: the lease is no longer ours ({}); stopping",
+                           request.trial_id(), request.attempt(), status.error_message());
+              end_ = LeaseEnd::kRevoked;
+            } else if (contact->GaveUp()) {
+              spdlog::error(
+                  "trial {} attempt {}: the coordinator has not answered for {} "
+                  "(connect timeout {}); giving up on the lease without completing the "
+                  "trial: it expires and the trial is retried ({})",
                   request.trial_id(), request.attempt(),
-                  absl::FormatDuration(absl::Now() - last_ok), status.error_message());
-              lease_lost_ = true;
-            } else {
-              spdlog::debug("heartbeat failed: {}", status.error_message());
+                  absl::FormatDuration(contact->UnreachableFor()),
+                  absl::FormatDuration(contact->give_up_after()), status.error_message());
+              end_ = LeaseEnd::kUnreachable;
+            } else if (!status.ok()) {
+              spdlog::debug("heartbeat failed ({}); the lease is kept", status.error_message());
             }
-            if (lease_lost_) {
+            if (end_ != LeaseEnd::kHeld) {
               stop->store(true);
               return;
             }
@@ -114,22 +157,24 @@ class HeartbeatThread {
     {
       std::lock_guard<std::mutex> lock(mu_);
       done_ = true;
+      if (in_flight_ != nullptr) in_flight_->TryCancel();
     }
     cv_.notify_all();
     thread_.join();
   }
 
-  bool lease_lost() const {
+  LeaseEnd end() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return lease_lost_;
+    return end_;
   }
 
  private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
-  bool lease_lost_ = false;
-  std::thread thread_;  // last: starts after the members it uses
+  LeaseEnd end_ = LeaseEnd::kHeld;
+  grpc::ClientContext* in_flight_ = nullptr;  // the heartbeat being sent, to cancel it
+  std::thread thread_;                        // last: starts after the members it uses
 };
 
 }  // namespace
@@ -137,7 +182,8 @@ class HeartbeatThread {
 WorkerClient::WorkerClient(WorkerOptions options, std::shared_ptr<grpc::ChannelInterface> channel)
     : options_(std::move(options)),
       channel_(std::move(channel)),
-      stub_(v1::Coordinator::NewStub(channel_)) {}
+      stub_(v1::Coordinator::NewStub(channel_)),
+      contact_(options_.connect_timeout) {}
 
 WorkerClient::~WorkerClient() = default;
 
@@ -177,7 +223,9 @@ absl::Status WorkerClient::Register() {
     SetDeadline(context,
                 std::clamp(give_up - absl::Now(), absl::Milliseconds(1), kRegisterAttempt));
     v1::RegisterWorkerResponse response;
+    const absl::Time sent_at = absl::Now();
     status = stub_->RegisterWorker(&context, request, &response);
+    contact_.Record(status, sent_at);
     if (status.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       worker_id_ = response.worker_id();
@@ -208,7 +256,6 @@ absl::Status WorkerClient::Run() {
     return status.code() == absl::StatusCode::kCancelled ? absl::OkStatus() : status;
   }
 
-  std::optional<absl::Time> unreachable_since;
   absl::Duration backoff = kMinBackoff;
   bool just_registered = true;
   while (true) {
@@ -221,8 +268,12 @@ absl::Status WorkerClient::Run() {
     request.set_sweep_id(options_.sweep_id);
     v1::LeaseTrialResponse lease;
     grpc::ClientContext context;
-    SetDeadline(context, kRpcDeadline);
+    context.set_wait_for_ready(true);  // gets through as soon as the channel reconnects
+    SetDeadline(context,
+                contact_.UnreachableFor() > absl::ZeroDuration() ? kRegisterAttempt : kRpcDeadline);
+    const absl::Time sent_at = absl::Now();
     const grpc::Status status = stub_->LeaseTrial(&context, request, &lease);
+    contact_.Record(status, sent_at);
 
     if (!status.ok()) {
       // NOT_FOUND is a worker the coordinator lost (a new store): register
@@ -236,11 +287,11 @@ absl::Status WorkerClient::Run() {
         continue;
       }
       if (!IsTransient(status)) return FromGrpc(status, "LeaseTrial");
-      if (!unreachable_since) unreachable_since = absl::Now();
-      if (absl::Now() - *unreachable_since > options_.connect_timeout) {
+      if (contact_.GaveUp()) {
         return absl::UnavailableError(absl::StrCat(
             "LeaseTrial: the coordinator has not answered for ",
-            absl::FormatDuration(absl::Now() - *unreachable_since), ": ", status.error_message()));
+            absl::FormatDuration(contact_.UnreachableFor()), " (connect timeout ",
+            absl::FormatDuration(options_.connect_timeout), "): ", status.error_message()));
       }
       spdlog::warn("LeaseTrial failed ({}); retrying in {}", status.error_message(),
                    absl::FormatDuration(backoff));
@@ -248,12 +299,11 @@ absl::Status WorkerClient::Run() {
       backoff = std::min(backoff * 2, kMaxBackoff);
       continue;
     }
-    unreachable_since.reset();
     backoff = kMinBackoff;
     just_registered = false;
 
     if (lease.granted()) {
-      RunLeasedTrial(lease);
+      if (absl::Status trained = RunLeasedTrial(lease); !trained.ok()) return trained;
     } else if (lease.no_more_work() && options_.exit_when_idle) {
       spdlog::info("no more work; exiting ({} trials completed, {} failed, {} dropped)",
                    trials_completed(), trials_failed(), trials_dropped());
@@ -312,7 +362,7 @@ absl::StatusOr<std::shared_ptr<const data::TokenDataset>> WorkerClient::LoadCorp
   return corpus_;
 }
 
-void WorkerClient::RunLeasedTrial(const v1::LeaseTrialResponse& lease) {
+absl::Status WorkerClient::RunLeasedTrial(const v1::LeaseTrialResponse& lease) {
   v1::TrialSpec spec = lease.trial();
   if (!options_.checkpoint_dir.empty()) {
     spec.mutable_training()->set_checkpoint_dir(options_.checkpoint_dir);
@@ -332,20 +382,26 @@ void WorkerClient::RunLeasedTrial(const v1::LeaseTrialResponse& lease) {
   }
 
   absl::StatusOr<v1::TrialResult> result;
-  bool lease_lost = false;
+  LeaseEnd lease_end = LeaseEnd::kHeld;
+  absl::Status finished;
   {
+    MetricStream metrics(stub_.get(), spec.trial_id(), attempt,
+                         {.lease_token = lease.lease_token(), .stop = &stop, .contact = &contact_});
     v1::HeartbeatRequest heartbeat;
     heartbeat.set_worker_id(worker_id());
     heartbeat.set_trial_id(spec.trial_id());
     heartbeat.set_attempt(attempt);
+    heartbeat.set_lease_token(lease.lease_token());
     HeartbeatThread heartbeats(stub_.get(), heartbeat, absl::Milliseconds(heartbeat_interval_ms_),
-                               absl::Milliseconds(lease_timeout_ms_), &tokens_done, &stop);
-    MetricStream metrics(stub_.get(), spec.trial_id(), attempt);
+                               &contact_, &tokens_done, &stop);
 
     absl::StatusOr<std::shared_ptr<const data::TokenDataset>> corpus = LoadCorpus(spec.data());
     if (corpus.ok()) {
       TrainerHooks hooks;
-      hooks.on_metric = [&](const v1::MetricPoint& point) { metrics.Push(point); };
+      // A refused stream ends the attempt: its points could never be stored.
+      hooks.on_metric = [&](const v1::MetricPoint& point) {
+        if (!metrics.Push(point).ok()) stop = true;
+      };
       hooks.stop = &stop;
       hooks.tokens_done = &tokens_done;
       hooks.threads = options_.threads;
@@ -354,56 +410,101 @@ void WorkerClient::RunLeasedTrial(const v1::LeaseTrialResponse& lease) {
       result = corpus.status();
     }
 
-    lease_lost = heartbeats.lease_lost();
-    if (!lease_lost) {
-      if (result.ok()) {
-        if (absl::Status flushed = metrics.Flush(options_.metrics_flush_timeout); !flushed.ok()) {
-          spdlog::warn("{}; completing the trial anyway", std::string(flushed.message()));
-        }
-      }
-      FinishTrial(spec, attempt, result);
+    // A trial is completed only once every point it produced is stored:
+    // wait for all acknowledgements, through any outage shorter than
+    // connect_timeout (the heartbeats end the wait, setting stop, when the
+    // lease is lost or the coordinator is given up on).
+    absl::Status flushed;
+    if (result.ok() && heartbeats.end() == LeaseEnd::kHeld) flushed = metrics.Flush();
+    lease_end = heartbeats.end();
+    const absl::Status refused = metrics.refusal();
+    if (lease_end == LeaseEnd::kHeld &&
+        IsLeaseGone(static_cast<grpc::StatusCode>(refused.code()))) {
+      spdlog::warn(
+          "trial {} attempt {}: the coordinator refused its metric points ({}); the "
+          "lease is no longer ours",
+          spec.trial_id(), attempt, refused.ToString());
+      lease_end = LeaseEnd::kRevoked;
     }
-  }  // heartbeats stop only after the trial's final RPC
+    if (lease_end == LeaseEnd::kHeld) {
+      if (!refused.ok()) {
+        result = absl::Status(refused.code(), absl::StrCat("the coordinator refused the trial's "
+                                                           "metric points: ",
+                                                           refused.message()));
+      } else if (!flushed.ok()) {
+        result = flushed;  // Cancelled: the worker was stopped while points waited
+      }
+      finished = FinishTrial(spec, attempt, lease.lease_token(), result);
+    }
+  }  // heartbeats stop only after the trial's final RPC, the stream after them
 
   {
     std::lock_guard<std::mutex> lock(mu_);
     current_trial_stop_ = nullptr;
   }
-  if (lease_lost) {
-    ++trials_dropped_;
-    spdlog::warn("trial {} attempt {}: lease lost, dropped without completing", spec.trial_id(),
-                 attempt);
+  switch (lease_end) {
+    case LeaseEnd::kHeld:
+      return finished;
+    case LeaseEnd::kRevoked:
+      ++trials_dropped_;
+      spdlog::warn("trial {} attempt {}: lease lost, dropped without completing", spec.trial_id(),
+                   attempt);
+      return absl::OkStatus();
+    case LeaseEnd::kUnreachable:
+      ++trials_dropped_;
+      return absl::UnavailableError(absl::StrCat(
+          "trial ", spec.trial_id(), " attempt ", attempt,
+          ": the coordinator has not answered for ",
+          absl::FormatDuration(contact_.UnreachableFor()), " (connect timeout ",
+          absl::FormatDuration(options_.connect_timeout),
+          "); left the trial leased without completing it: its lease expires and it is retried"));
   }
+  return finished;
 }
 
-void WorkerClient::FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
-                               const absl::StatusOr<v1::TrialResult>& result) {
-  const absl::Duration budget = std::max(options_.connect_timeout, absl::Seconds(10));
+absl::Status WorkerClient::GaveUpOnFinishing(const v1::TrialSpec& spec, uint32_t attempt,
+                                             const std::string& rpc, const grpc::Status& status) {
+  ++trials_dropped_;
+  const std::string message = absl::StrCat(
+      "trial ", spec.trial_id(), " attempt ", attempt, ": ", rpc,
+      ": the coordinator has not answered for ", absl::FormatDuration(contact_.UnreachableFor()),
+      " (connect timeout ", absl::FormatDuration(options_.connect_timeout),
+      "); left the trial leased: its lease expires and it is retried (", status.error_message(),
+      ")");
+  spdlog::error("{}", message);
+  return absl::UnavailableError(message);
+}
+
+absl::Status WorkerClient::FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
+                                       const std::string& lease_token,
+                                       const absl::StatusOr<v1::TrialResult>& result) {
   if (result.ok()) {
     v1::CompleteTrialRequest request;
     request.set_worker_id(worker_id());
     request.set_trial_id(spec.trial_id());
     request.set_attempt(attempt);
+    request.set_lease_token(lease_token);
     *request.mutable_result() = *result;
     v1::CompleteTrialResponse response;
     const grpc::Status status = CallWithRetry(
         [&](grpc::ClientContext* context) {
           return stub_->CompleteTrial(context, request, &response);
         },
-        budget);
+        contact_);
+    if (IsNoAnswer(status)) return GaveUpOnFinishing(spec, attempt, "CompleteTrial", status);
+    if ((status.ok() && !response.accepted()) || IsLeaseGone(status.error_code())) {
+      ++trials_dropped_;
+      spdlog::warn(
+          "trial {} attempt {}: the coordinator refused the result (lease no longer "
+          "ours{})",
+          spec.trial_id(), attempt, status.ok() ? "" : absl::StrCat(": ", status.error_message()));
+      return absl::OkStatus();
+    }
     if (!status.ok()) {
       ++trials_failed_;
       spdlog::error("trial {} attempt {}: CompleteTrial failed: {}", spec.trial_id(), attempt,
                     status.error_message());
-      return;
-    }
-    if (!response.accepted()) {
-      ++trials_dropped_;
-      spdlog::warn(
-          "trial {} attempt {}: the coordinator refused the result (lease no longer "
-          "ours)",
-          spec.trial_id(), attempt);
-      return;
+      return absl::OkStatus();
     }
     ++trials_completed_;
     spdlog::info(
@@ -413,7 +514,7 @@ void WorkerClient::FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
         result->final_val_loss(), result->final_train_loss(), result->params(), result->tokens(),
         result->tokens_per_second(), result->noise_scale(), result->wall_seconds(),
         result->diverged() ? absl::StrCat(" (", result->divergence_reason(), ")") : "");
-    return;
+    return absl::OkStatus();
   }
 
   bool stopping;
@@ -427,6 +528,7 @@ void WorkerClient::FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
   request.set_worker_id(worker_id());
   request.set_trial_id(spec.trial_id());
   request.set_attempt(attempt);
+  request.set_lease_token(lease_token);
   // "preempted" is how the attempt's row and the trial's reason tell a
   // trial given back by a stopped worker from one that failed.
   request.set_reason(stopping ? absl::StrCat("preempted: worker stopped by ", stop_reason, ": ",
@@ -436,9 +538,14 @@ void WorkerClient::FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
   request.set_retriable(result.status().code() != absl::StatusCode::kInvalidArgument);
   request.set_preempted(stopping && result.status().code() == absl::StatusCode::kCancelled);
   v1::FailTrialResponse response;
+  // A stopped worker (e.g. SIGTERM before a Slurm time limit) has little time
+  // left: it tries briefly; unanswered, the lease simply expires.
   const grpc::Status status = CallWithRetry(
       [&](grpc::ClientContext* context) { return stub_->FailTrial(context, request, &response); },
-      budget);
+      contact_, stopping ? kStoppingFailBudget : absl::InfiniteDuration());
+  if (IsNoAnswer(status) && !stopping) {
+    return GaveUpOnFinishing(spec, attempt, "FailTrial", status);
+  }
   ++trials_failed_;
   spdlog::error("trial {} attempt {} failed ({}): {}{}", spec.trial_id(), attempt,
                 request.retriable() ? "retriable" : "not retriable", request.reason(),
@@ -446,6 +553,7 @@ void WorkerClient::FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
                 : !response.accepted() ? " (the coordinator had already ended this attempt: "
                                          "sweep cancelled or lease expired)"
                                        : "");
+  return absl::OkStatus();
 }
 
 }  // namespace scalelaw::worker

@@ -4,13 +4,34 @@
 //
 //   Register (retried with backoff until connect_timeout)
 //   loop: LeaseTrial
-//     granted:  train; Heartbeat every heartbeat_interval_ms (keep_going
-//               false -> stop and drop the trial without completing it);
-//               StreamMetrics with resend of unacknowledged points;
-//               flush, then CompleteTrial (diverged is a result) or
-//               FailTrial(retriable) on an error
+//     granted:  train; Heartbeat every heartbeat_interval_ms; StreamMetrics
+//               with resend of unacknowledged points; wait until every
+//               point is acknowledged, then CompleteTrial (diverged is a
+//               result) or FailTrial(retriable) on an error
 //     not granted: no_more_work and exit_when_idle -> return, else sleep
 //               retry_after_ms
+//
+// No metric point is lost, and coordinator restarts are ridden out:
+//   - A trial is completed only after every point it produced has been
+//     acknowledged (durable in the store). Points wait in the MetricStream and
+//     are resent on every new stream (idempotent in the store); when
+//     MetricStreamOptions::max_unacknowledged wait, training blocks rather
+//     than drop one.
+//   - The lease is lost only when the coordinator says so (keep_going false,
+//     or NOT_FOUND / FAILED_PRECONDITION / PERMISSION_DENIED about it): the
+//     trial is then dropped without completing it. An unreachable
+//     coordinator is not a lost lease: training goes on (a restarted
+//     coordinator renews the leases it held).
+//   - One clock (CoordinatorContact) counts how long the coordinator has not
+//     answered any call: lease, heartbeat, stream or completion. Past
+//     connect_timeout the worker gives up: a trial in progress is left
+//     leased, not completed (its lease expires and it is retried), and Run
+//     returns Unavailable.
+//   - Every call waits for the channel to reconnect (wait_for_ready); the
+//     channel's reconnect backoff is capped (proto/coordinator_token.h), so
+//     a restarted coordinator is found within about a second.
+//   - Every Heartbeat, MetricPoint, CompleteTrial and FailTrial of an attempt
+//     carries the attempt's LeaseTrialResponse.lease_token (empty if none).
 //
 // Free of libtorch: training goes through worker/trainer.h.
 #pragma once
@@ -27,6 +48,7 @@
 #include "absl/time/time.h"
 #include "scalelaw/v1/coordinator.grpc.pb.h"
 #include "data/token_dataset.h"
+#include "worker/coordinator_contact.h"
 
 namespace scalelaw::worker {
 
@@ -35,11 +57,10 @@ struct WorkerOptions {
   uint32_t threads = 0;         // intra-op threads; 0: each trial's training.threads
   bool exit_when_idle = false;  // return from Run once the coordinator has no more work
   // Give up (Run returns Unavailable) after the coordinator has not answered
-  // for this long: at registration, and later between answers.
-  absl::Duration connect_timeout = absl::Seconds(60);
-  // How long a finished trial waits for its metric points to be acknowledged
-  // before completing anyway.
-  absl::Duration metrics_flush_timeout = absl::Seconds(30);
+  // any call for this long: at registration, and later between answers. A
+  // coordinator restart must fit in it: meanwhile the worker keeps training
+  // and holding its points.
+  absl::Duration connect_timeout = absl::Minutes(10);
   std::string launcher_tag;  // e.g. the Slurm job id; sent at registration
   std::string device;        // sent at registration; empty: what the trainer finds
   // Overrides every trial's training.checkpoint_dir when set (e.g. a
@@ -61,8 +82,9 @@ class WorkerClient {
 
   // Registers, then leases and trains trials until Stop() is called or, with
   // exit_when_idle, the coordinator reports no more work (both OK). Errors:
-  // Unavailable when the coordinator stayed unreachable for connect_timeout;
-  // the coordinator's own error when it refuses a lease for good.
+  // Unavailable when the coordinator stayed unreachable for connect_timeout
+  // (a trial in progress is then left leased, not completed); the
+  // coordinator's own error when it refuses a lease for good.
   // Not reentrant: call from one thread.
   absl::Status Run();
 
@@ -87,18 +109,25 @@ class WorkerClient {
   uint64_t trials_dropped() const { return trials_dropped_.load(); }
 
  private:
-  // Trains one granted lease to its end (completed, failed or dropped).
-  void RunLeasedTrial(const v1::LeaseTrialResponse& lease);
+  // Trains one granted lease to its end (completed, failed or dropped): OK,
+  // or Unavailable when the coordinator was given up on meanwhile.
+  absl::Status RunLeasedTrial(const v1::LeaseTrialResponse& lease);
   absl::StatusOr<std::shared_ptr<const data::TokenDataset>> LoadCorpus(const v1::DataConfig& data);
   // Sleeps for `duration` unless Stop() is called first.
   void SleepUnlessStopped(absl::Duration duration);
-  // Sends a trial's final RPC, retrying while the coordinator is unreachable.
-  void FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
-                   const absl::StatusOr<v1::TrialResult>& result);
+  // Sends a trial's final RPC, retrying while the coordinator is unreachable:
+  // OK, or Unavailable when it was given up on.
+  absl::Status FinishTrial(const v1::TrialSpec& spec, uint32_t attempt,
+                           const std::string& lease_token,
+                           const absl::StatusOr<v1::TrialResult>& result);
+  // Logs and returns the Unavailable of a final RPC given up on.
+  absl::Status GaveUpOnFinishing(const v1::TrialSpec& spec, uint32_t attempt,
+                                 const std::string& rpc, const grpc::Status& status);
 
   const WorkerOptions options_;
   std::shared_ptr<grpc::ChannelInterface> channel_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
+  CoordinatorContact contact_;  // when the coordinator last answered any call
 
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;

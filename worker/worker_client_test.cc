@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +42,7 @@ class FakeCoordinator final : public v1::Coordinator::Service {
       response->set_granted(true);
       *response->mutable_trial() = trial;
       response->set_attempt(1);
+      response->set_lease_token(lease_token);
     } else {
       response->set_no_more_work(true);
       response->set_retry_after_ms(10);
@@ -51,6 +53,7 @@ class FakeCoordinator final : public v1::Coordinator::Service {
                          v1::HeartbeatResponse* response) override {
     std::lock_guard<std::mutex> lock(mu);
     ++heartbeats;
+    heartbeat_tokens.insert(request->lease_token());
     response->set_keep_going(keep_going);
     return grpc::Status::OK;
   }
@@ -66,6 +69,11 @@ class FakeCoordinator final : public v1::Coordinator::Service {
     while (stream->Read(&point)) {
       std::lock_guard<std::mutex> lock(mu);
       ++points_received;
+      point_tokens.insert(point.lease_token());
+      if (refuse_stream) {
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "attempt 1 no longer holds the lease");
+      }
       if (stream_number == 1 && break_first_stream_after > 0 &&
           points_received >= break_first_stream_after) {
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, "injected stream failure");
@@ -98,6 +106,10 @@ class FakeCoordinator final : public v1::Coordinator::Service {
   v1::TrialSpec trial;
   bool leased = false;
   bool keep_going = true;
+  bool refuse_stream = false;  // end every stream with FAILED_PRECONDITION
+  std::string lease_token = "lease-token-of-attempt-1";
+  std::set<std::string> heartbeat_tokens;
+  std::set<std::string> point_tokens;
   int break_first_stream_after = 0;
   int heartbeats = 0;
   int streams = 0;
@@ -166,7 +178,6 @@ class WorkerClientTest : public ::testing::Test {
     WorkerOptions options;
     options.exit_when_idle = true;
     options.connect_timeout = absl::Seconds(5);
-    options.metrics_flush_timeout = absl::Seconds(10);
     options.device = "cpu";
     return options;
   }
@@ -207,6 +218,22 @@ TEST_F(WorkerClientTest, CompletesTheTrialResendsAfterABrokenStreamAndExitsWhenI
   EXPECT_EQ(*fake_.stored.begin(), 1u);
   EXPECT_EQ(*fake_.stored.rbegin(), 11u);
   EXPECT_GT(fake_.points_received, 11);  // the unacknowledged point went out twice
+
+  // Every call about the attempt carries the lease's credential.
+  EXPECT_EQ(done.lease_token(), "lease-token-of-attempt-1");
+  EXPECT_EQ(fake_.point_tokens, std::set<std::string>{"lease-token-of-attempt-1"});
+}
+
+TEST_F(WorkerClientTest, RefusedMetricStreamDropsTheTrialWithoutResendingOrCompleting) {
+  fake_.trial = TinyTrial(/*steps=*/100000);
+  fake_.refuse_stream = true;
+  WorkerClient client(Options(), Channel());
+  ASSERT_TRUE(client.Run().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_TRUE(fake_.completed.empty());
+  EXPECT_TRUE(fake_.failed.empty());
+  EXPECT_EQ(fake_.streams, 1);  // a refusal is final: no reconnect
+  EXPECT_EQ(client.trials_dropped(), 1u);
 }
 
 TEST_F(WorkerClientTest, RevokedLeaseDropsTheTrialWithoutCompletingIt) {
@@ -241,6 +268,18 @@ TEST_F(WorkerClientTest, StopFailsTheRunningTrialAsRetriable) {
   EXPECT_TRUE(fake_.failed[0].retriable());
   EXPECT_NE(fake_.failed[0].reason().find("worker stopped"), std::string::npos)
       << fake_.failed[0].reason();
+  EXPECT_EQ(fake_.failed[0].lease_token(), "lease-token-of-attempt-1");
+  EXPECT_EQ(fake_.heartbeat_tokens, std::set<std::string>{"lease-token-of-attempt-1"});
+}
+
+TEST_F(WorkerClientTest, AnEmptyLeaseTokenIsSentEmpty) {
+  fake_.lease_token = "";
+  WorkerClient client(Options(), Channel());
+  ASSERT_TRUE(client.Run().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  ASSERT_EQ(fake_.completed.size(), 1u);
+  EXPECT_EQ(fake_.completed[0].lease_token(), "");
+  EXPECT_EQ(fake_.point_tokens, std::set<std::string>{""});
 }
 
 TEST_F(WorkerClientTest, MissingCorpusFailsTheTrial) {
@@ -250,6 +289,45 @@ TEST_F(WorkerClientTest, MissingCorpusFailsTheTrial) {
   std::lock_guard<std::mutex> lock(fake_.mu);
   ASSERT_EQ(fake_.failed.size(), 1u);
   EXPECT_NE(fake_.failed[0].reason().find("absent"), std::string::npos);
+}
+
+// A rogue coordinator (or anyone on a plaintext channel) hands out a trial
+// whose id or checkpoint directory points elsewhere: the worker writes
+// nothing there and fails the trial for good, saying why.
+TEST_F(WorkerClientTest, TrialsThatWouldWriteOutsideTheCheckpointDirectoryFailForGood) {
+  const fs::path root = corpus_dir_ / "a" / "b" / "c" / "ckpt";
+  struct Case {
+    std::string trial_id;
+    std::string checkpoint_dir;
+    std::string reason;
+  };
+  for (const Case& c : {Case{"../../../escaped-1", root.string(), "trial_id: must be a plain name"},
+                        Case{"/etc/cron.d/x", root.string(), "trial_id: must be a plain name"},
+                        Case{"s1-t000", "/etc/cron.d", "must not be in the system directory /etc"},
+                        Case{"s1-t000", root.string() + "/../../../../escaped-2",
+                             "must not contain a '..' component"}}) {
+    SCOPED_TRACE(c.trial_id + " in " + c.checkpoint_dir);
+    {
+      std::lock_guard<std::mutex> lock(fake_.mu);
+      fake_.leased = false;
+      fake_.failed.clear();
+      fake_.trial = TinyTrial(/*steps=*/10);
+      fake_.trial.set_trial_id(c.trial_id);
+      fake_.trial.mutable_training()->set_checkpoint_dir(c.checkpoint_dir);
+    }
+    WorkerClient client(Options(), Channel());
+    ASSERT_TRUE(client.Run().ok());
+    std::lock_guard<std::mutex> lock(fake_.mu);
+    ASSERT_EQ(fake_.failed.size(), 1u);
+    EXPECT_FALSE(fake_.failed[0].retriable());
+    EXPECT_NE(fake_.failed[0].reason().find(c.reason), std::string::npos)
+        << fake_.failed[0].reason();
+    EXPECT_TRUE(fake_.completed.empty());
+  }
+  EXPECT_FALSE(fs::exists(corpus_dir_ / "a" / "escaped-1"));
+  EXPECT_FALSE(fs::exists(corpus_dir_ / "escaped-2"));
+  EXPECT_FALSE(fs::exists(root));  // nothing was written, not even the directory
+  EXPECT_FALSE(fs::exists("/etc/cron.d/s1-t000"));
 }
 
 TEST(WorkerClientUnreachableTest, GivesUpAfterTheConnectTimeout) {
@@ -263,6 +341,34 @@ TEST(WorkerClientUnreachableTest, GivesUpAfterTheConnectTimeout) {
   const absl::Status status = client.Run();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// Back-pressure: with nothing acknowledging (no coordinator), Push takes
+// points up to max_unacknowledged, then blocks instead of dropping one, until
+// the trial is stopped.
+TEST(MetricStreamTest, PushBlocksWhenFullAndNeverDropsAPoint) {
+  auto stub = v1::Coordinator::NewStub(
+      grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
+  std::atomic<bool> stop{false};
+  MetricStream stream(stub.get(), "s1-t000", 1,
+                      {.lease_token = "t", .max_unacknowledged = 3, .stop = &stop});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(stream.Push(v1::MetricPoint()).ok());
+
+  std::atomic<bool> returned{false};
+  absl::Status fourth;
+  std::thread pusher([&] {
+    fourth = stream.Push(v1::MetricPoint());
+    returned = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(returned.load()) << "Push must block while the buffer is full";
+  EXPECT_EQ(stream.Flush(absl::Milliseconds(50)).code(), absl::StatusCode::kDeadlineExceeded);
+  stop = true;
+  pusher.join();
+  EXPECT_EQ(fourth.code(), absl::StatusCode::kCancelled) << fourth;
+  EXPECT_EQ(stream.pushed(), 3u);
+  EXPECT_EQ(stream.unacknowledged(), 3u);
+  EXPECT_EQ(stream.Flush().code(), absl::StatusCode::kCancelled);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // scalelaw-worker: leases trials from a coordinator and trains them.
 //
 //   scalelaw-worker --coordinator HOST:PORT [--sweep ID] [--threads N]
-//                   [--exit-when-idle] [--connect-timeout-s 60]
+//                   [--exit-when-idle] [--connect-timeout-s 600]
 //                   [--checkpoint-dir DIR]
 //   scalelaw-worker train ...   one trial, no coordinator (worker/train_command.h)
 //
@@ -13,7 +13,10 @@
 // (wrong token, unknown sweep); 2 on bad flags.
 //
 // The coordinator token comes from --token-file, $SCALELAW_TOKEN_FILE or
-// $SCALELAW_TOKEN (proto/coordinator_token.h).
+// $SCALELAW_TOKEN (proto/coordinator_token.h). --tls-ca (and --tls-cert,
+// --tls-key for mutual TLS) dial a TLS coordinator; a token is never sent in
+// clear text off loopback without --insecure-token-over-plaintext
+// (proto/coordinator_tls.h).
 //
 // SIGTERM (a Slurm pre-timeout signal forwarded by the batch script, Slurm
 // preemption, scancel, Kubernetes, a launcher's stop) and SIGINT stop the
@@ -35,6 +38,8 @@
 #include <string_view>
 #include <thread>
 
+#include "proto/coordinator_tls.h"
+#include "common/private_files.h"
 #include "proto/coordinator_token.h"
 #include "proto/worker_exit.h"
 #include "spdlog/cfg/env.h"
@@ -56,6 +61,7 @@ bool IsRefusal(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  scalelaw::MakeNewFilesPrivate();  // checkpoints (model weights) and their directories
   scalelaw::worker::TuneMallocForTraining();
   if (argc > 1 && std::string_view(argv[1]) == "train") {
     spdlog::cfg::load_env_levels();
@@ -66,8 +72,9 @@ int main(int argc, char** argv) {
   app.footer("\n`scalelaw-worker train --help`: train one trial locally, without a coordinator.");
   std::string coordinator;
   std::string token_file;
+  scalelaw::ClientTls tls;
   scalelaw::worker::WorkerOptions options;
-  double connect_timeout_s = 60;
+  double connect_timeout_s = 600;
   app.add_option("--coordinator", coordinator, "coordinator address, HOST:PORT")->required();
   app.add_option("--sweep", options.sweep_id, "lease only this sweep's trials (default: any)");
   app.add_option("--threads", options.threads,
@@ -78,11 +85,19 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", token_file,
                  "file holding the coordinator token (default: $SCALELAW_TOKEN_FILE, "
                  "else $SCALELAW_TOKEN)");
+  app.add_option("--tls-ca", tls.ca_file,
+                 "PEM CA that verifies a TLS coordinator's certificate (turns TLS on)");
+  app.add_option("--tls-cert", tls.cert_file,
+                 "PEM client certificate, for a coordinator that requires one (mutual TLS)");
+  app.add_option("--tls-key", tls.key_file, "PEM private key of --tls-cert");
+  app.add_flag(scalelaw::kInsecureTokenFlag, tls.insecure_token_over_plaintext,
+               "send the token without TLS to a non-loopback coordinator (trusted networks only)");
   app.add_flag("--exit-when-idle", options.exit_when_idle,
                "exit once the coordinator has no more work");
   app.add_option("--connect-timeout-s", connect_timeout_s,
-                 "give up when the coordinator does not answer for this long")
-      ->default_val(60)
+                 "give up when the coordinator does not answer for this long; a "
+                 "coordinator restart must fit in it (meanwhile trials go on training)")
+      ->default_val(600)
       ->check(CLI::PositiveNumber);
   const char* slurm_job = std::getenv("SLURM_JOB_ID");
   options.launcher_tag = slurm_job != nullptr ? std::string("slurm:") + slurm_job : "";
@@ -111,8 +126,13 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto channel = scalelaw::CoordinatorChannel(coordinator, *token);
-  scalelaw::worker::WorkerClient client(options, channel);
+  const absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      scalelaw::ConnectCoordinator(coordinator, *token, tls);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(channel.status().message()).c_str());
+    return worker_exit::kBadFlags;
+  }
+  scalelaw::worker::WorkerClient client(options, *channel);
   std::atomic<bool> stopped_by_signal{false};
   std::thread([&client, &stopped_by_signal, signals] {
     int interrupts = 0;

@@ -54,6 +54,7 @@ absl::Status Heartbeat(Stub& stub, const std::string& worker_id,
   request.set_trial_id(lease.trial().trial_id());
   request.set_attempt(lease.attempt());
   request.set_tokens_done(tokens_done);
+  request.set_lease_token(lease.lease_token());
   v1::HeartbeatResponse response;
   return Call(stub, &Stub::Heartbeat, request, &response, "Heartbeat");
 }
@@ -69,6 +70,7 @@ absl::Status StreamPoints(Stub& stub, const v1::LeaseTrialResponse& lease, int n
     v1::MetricPoint point;
     point.set_trial_id(trial.trial_id());
     point.set_attempt(lease.attempt());
+    point.set_lease_token(lease.lease_token());
     point.set_seq(uint64_t(i));
     point.set_step(uint64_t(10 * i));
     const double tokens = double(trial.tokens()) * fraction * i / n;
@@ -101,6 +103,7 @@ v1::CompleteTrialRequest Completion(const std::string& worker_id,
   complete.set_worker_id(worker_id);
   complete.set_trial_id(trial.trial_id());
   complete.set_attempt(lease.attempt());
+  complete.set_lease_token(lease.lease_token());
   v1::TrialResult& result = *complete.mutable_result();
   result.set_params(trial.params());
   result.set_non_embedding_params(trial.non_embedding_params());
@@ -223,6 +226,7 @@ absl::StatusOr<DemoSweep> DemoSweepDriver::Run() {
       fail.set_worker_id(main_worker);
       fail.set_trial_id(trial.trial_id());
       fail.set_attempt(lease.attempt());
+      fail.set_lease_token(lease.lease_token());
       fail.set_reason("demo: simulated out-of-memory");
       fail.set_retriable(true);
       v1::FailTrialResponse failed;

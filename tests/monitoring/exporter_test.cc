@@ -252,6 +252,7 @@ TEST(MonitoringExporterTest, TwoHundredTrialsStayBoundedAndExpireAfterRetention)
       v1::MetricPoint point;
       point.set_trial_id(trial.trial_id());
       point.set_attempt(lease->attempt());
+      point.set_lease_token(lease->lease_token());
       point.set_seq(seq);
       point.set_tokens(trial.tokens() * seq / 3);
       point.set_flops(trial.flops() * double(seq) / 3);
@@ -266,6 +267,7 @@ TEST(MonitoringExporterTest, TwoHundredTrialsStayBoundedAndExpireAfterRetention)
     complete.set_worker_id(*worker);
     complete.set_trial_id(trial.trial_id());
     complete.set_attempt(lease->attempt());
+    complete.set_lease_token(lease->lease_token());
     complete.mutable_result()->set_params(trial.params());
     complete.mutable_result()->set_tokens(trial.tokens());
     complete.mutable_result()->set_flops(trial.flops());
@@ -305,6 +307,59 @@ TEST(MonitoringExporterTest, MetricsOffWithoutAnAddress) {
   ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_EQ((*server)->metrics_port(), 0);
   EXPECT_EQ((*server)->metrics(), nullptr);
+}
+
+// --metrics-require-token: /metrics answers 401 without the coordinator's
+// token (and with a wrong one), 200 with it; /healthz stays open.
+TEST(MonitoringExporterTest, MetricsCanRequireTheToken) {
+  TempDir dir;
+  CoordinatorOptions options;
+  options.db_path = dir.File("coordinator.db");
+  options.metrics_listen_address = "127.0.0.1:0";
+  options.token = "s3cret-token";
+  options.metrics_require_token = true;
+  auto server = CoordinatorServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->metrics_port();
+
+  for (const std::string& authorization :
+       {std::string(), std::string("Bearer wrong"), std::string("Bearer s3cret-tokenX"),
+        std::string("s3cret-token"), std::string("Basic czNjcmV0LXRva2Vu")}) {
+    SCOPED_TRACE(authorization);
+    auto refused = HttpGet(port, "/metrics", authorization);
+    ASSERT_TRUE(refused.ok()) << refused.status();
+    EXPECT_EQ(refused->status, 401);
+    EXPECT_EQ(refused->www_authenticate, "Bearer realm=\"scalelaw\"");
+    EXPECT_EQ(refused->body.find("scalelaw_"), std::string::npos);  // no series leak
+  }
+  auto allowed = HttpGet(port, "/metrics", "Bearer s3cret-token");
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  EXPECT_EQ(allowed->status, 200);
+  EXPECT_NE(allowed->body.find("scalelaw_build_info"), std::string::npos);
+  auto health = HttpGet(port, "/healthz");
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, "ok\n");
+
+  // Without the option /metrics stays open, as Prometheus' default config expects.
+  TempDir open_dir;
+  options.db_path = open_dir.File("coordinator.db");
+  options.metrics_require_token = false;
+  auto open = CoordinatorServer::Start(options);
+  ASSERT_TRUE(open.ok()) << open.status();
+  auto scraped = HttpGet((*open)->metrics_port(), "/metrics");
+  ASSERT_TRUE(scraped.ok()) << scraped.status();
+  EXPECT_EQ(scraped->status, 200);
+
+  // Requiring a token the coordinator does not have is a configuration error.
+  TempDir no_token_dir;
+  options.db_path = no_token_dir.File("coordinator.db");
+  options.token.clear();
+  options.metrics_require_token = true;
+  auto refused = CoordinatorServer::Start(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("--metrics-require-token"), std::string::npos);
 }
 
 TEST(MonitoringExporterTest, BadMetricsAddressIsRejected) {

@@ -17,7 +17,8 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
-absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target) {
+absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target,
+                                     const std::string& authorization) {
   boost::asio::io_context io;
   beast::tcp_stream stream(io);
   beast::error_code error;
@@ -27,6 +28,7 @@ absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target) {
   http::request<http::empty_body> request(http::verb::get, target, 11);
   request.set(http::field::host, absl::StrCat("127.0.0.1:", port));
   request.keep_alive(false);
+  if (!authorization.empty()) request.set(http::field::authorization, authorization);
   http::write(stream, request, error);
   if (error) return absl::UnavailableError(absl::StrCat("write: ", error.message()));
   beast::flat_buffer buffer;
@@ -36,6 +38,7 @@ absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target) {
   HttpResponse out;
   out.status = int(response.result_int());
   out.content_type = std::string(response[http::field::content_type]);
+  out.www_authenticate = std::string(response[http::field::www_authenticate]);
   out.body = std::move(response.body());
   return out;
 }

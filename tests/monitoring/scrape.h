@@ -14,11 +14,14 @@ namespace scalelaw::monitoring_testing {
 struct HttpResponse {
   int status = 0;
   std::string content_type;
+  std::string www_authenticate;
   std::string body;
 };
 
-// GET http://127.0.0.1:port/target (HTTP/1.1, connection closed after).
-absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target);
+// GET http://127.0.0.1:port/target (HTTP/1.1, connection closed after),
+// with an Authorization header when `authorization` is not empty.
+absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target,
+                                     const std::string& authorization = "");
 
 struct Sample {
   std::string name;

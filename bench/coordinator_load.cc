@@ -1,0 +1,596 @@
+// coordinator_load: a real `scalelaw coordinator` under the load of a
+// cluster (issue 20, item 3). It starts the coordinator on 127.0.0.1 with a
+// fresh store and a token, submits one sweep of tiny trials, and runs N
+// simulated workers (bench/load_worker.h: real gRPC clients, no libtorch)
+// that register, lease, heartbeat and stream metric points for --seconds.
+// Then it stops the workers and the coordinator, counts the stored points in
+// the store file itself and checks that every acknowledged point is there.
+//
+//   coordinator_load --workers 256 --seconds 60 [--json]
+//
+// Noise is printed beside the figures: the load average, and an fsync probe
+// of the store's disk before and after (the store fsyncs every point).
+//
+// points_per_second is the points acknowledged (durable in the store) during
+// the timed phase over its length. Exit status: 0 a clean run, 1 a run with
+// errors, 2 bad flags, 3 the coordinator could not be run or the overall
+// deadline passed.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "bench/coordinator_process.h"
+#include "bench/load_worker.h"
+#include "common/status_macros.h"
+#include "scalelaw/v1/coordinator.grpc.pb.h"
+#include "sweeps/spec_parser.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace bench = scalelaw::bench;
+namespace v1 = scalelaw::v1;
+
+struct Flags {
+  int workers = 64;
+  double seconds = 60;
+  bool json = false;
+  std::string scalelaw;  // default: `scalelaw` next to this binary
+  double points_per_second = 39.0625;
+  int window = 64;
+  int points_per_trial = 200;
+  double heartbeat_interval_s = 5;
+  double lease_timeout_s = 60;
+  double deadline_s = 0;  // 0: seconds + 120
+  std::string dir;        // parent of the run's temporary directory
+  bool keep = false;
+};
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double LoadAverage() {
+  double load[1] = {0};
+  return ::getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
+double OwnCpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// The q-quantile (0..1) of `values` by nearest rank; 0 when empty.
+double Quantile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(values.size())));
+  const size_t at = std::min(values.size() - 1, rank == 0 ? 0 : rank - 1);
+  std::nth_element(values.begin(), values.begin() + static_cast<ptrdiff_t>(at), values.end());
+  return values[at];
+}
+
+// The disk under the store, the other half of the noise: the store fsyncs
+// every write, so its rate follows this latency (and other processes'
+// writes to the same disk raise it). 4 KiB appends, each fsync'd, timed.
+struct FsyncLatency {
+  double p50_ms = 0, p99_ms = 0;
+};
+
+FsyncLatency ProbeFsync(const std::filesystem::path& dir) {
+  const std::filesystem::path path = dir / "fsync-probe";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return {};
+  const std::string block(4096, 'x');
+  std::vector<double> ms;
+  for (int i = 0; i < 200; ++i) {
+    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) break;
+    const Clock::time_point start = Clock::now();
+    if (::fsync(fd) != 0) break;
+    ms.push_back(SecondsSince(start) * 1000);
+  }
+  ::close(fd);
+  std::filesystem::remove(path);
+  return {Quantile(ms, 0.5), Quantile(ms, 0.99)};
+}
+
+std::string DefaultScalelaw() {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  return (self.parent_path() / "scalelaw").string();
+}
+
+// One tiny model x one token budget x enough seeds that every worker keeps
+// leasing for the whole timed phase; one training step per metric point.
+// No launcher workers: the simulated ones lease the trials.
+std::string SweepYaml(const Flags& flags) {
+  const double points_per_worker = flags.seconds * flags.points_per_second;
+  const int trials_per_worker =
+      static_cast<int>(std::ceil(points_per_worker / flags.points_per_trial)) + 2;
+  const int trials = flags.workers * trials_per_worker;
+  std::vector<int> seeds(trials);
+  for (int i = 0; i < trials; ++i) seeds[i] = i;
+  constexpr int kBatch = 16, kContext = 32;
+  return absl::StrCat(
+      "# generated by bench/coordinator_load\n"
+      "name: coordinator-load\n"
+      "context: ",
+      kContext,
+      "\n"
+      "models:\n"
+      "  - shape: {n_layer: 1, d_model: 32, n_head: 1}\n"
+      "tokens: [",
+      static_cast<int64_t>(flags.points_per_trial) * kBatch * kContext,
+      "]\n"
+      "seeds: [",
+      absl::StrJoin(seeds, ", "),
+      "]\n"
+      "optimizer:\n"
+      "  lr: 3.0e-3\n"
+      "training:\n"
+      "  batch_size: ",
+      kBatch,
+      "\n"
+      "  micro_batches: 2\n"
+      "  threads: 1\n"
+      "  log_every_steps: 1\n"
+      "launcher:\n"
+      "  kind: local\n"
+      "  workers: 0\n"
+      "max_attempts: 3\n");
+}
+
+// Bounds the whole run: past the deadline the coordinator is killed and the
+// process exits 3, whatever is stuck.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::duration<double> limit, const std::atomic<pid_t>* coordinator)
+      : thread_([this, limit, coordinator] {
+          std::unique_lock lock(mu_);
+          if (cv_.wait_for(lock, limit, [this] { return done_; })) return;
+          std::fprintf(stderr, "error: coordinator_load: the overall deadline (%.0f s) passed\n",
+                       limit.count());
+          if (const pid_t pid = coordinator->load(); pid > 0) ::kill(pid, SIGKILL);
+          std::_Exit(3);
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+absl::Status Ping(const std::string& address, const std::string& token) {
+  auto stub =
+      v1::Coordinator::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + token);
+  context.set_wait_for_ready(true);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ListSweepsResponse response;
+  const grpc::Status status = stub->ListSweeps(&context, v1::ListSweepsRequest(), &response);
+  if (!status.ok()) {
+    return absl::UnavailableError("the coordinator does not answer ListSweeps: " +
+                                  status.error_message());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SubmitSweepResponse> Submit(const std::string& address, const std::string& token,
+                                               const Flags& flags) {
+  const std::string yaml = SweepYaml(flags);
+  SCALELAW_ASSIGN_OR_RETURN(v1::SweepSpec spec,
+                            scalelaw::sweeps::ParseSweepSpec(yaml, "coordinator_load sweep"));
+  v1::SubmitSweepRequest request;
+  *request.mutable_spec() = std::move(spec);
+  request.set_spec_yaml(yaml);
+  auto stub =
+      v1::Coordinator::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + token);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::SubmitSweepResponse response;
+  const grpc::Status status = stub->SubmitSweep(&context, request, &response);
+  if (!status.ok()) return absl::InternalError("SubmitSweep: " + status.error_message());
+  return response;
+}
+
+// What the store file holds after the coordinator stopped.
+struct StoreCount {
+  int64_t points = 0;
+  int64_t succeeded_trials = 0;
+  int64_t acked_missing = 0;  // acknowledged points the store does not hold
+};
+
+absl::StatusOr<StoreCount> CountStore(const std::filesystem::path& db,
+                                      const std::vector<bench::AttemptAcks>& attempts) {
+  sqlite3* handle = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    const std::string message = handle != nullptr ? sqlite3_errmsg(handle) : "out of memory";
+    sqlite3_close(handle);
+    return absl::InternalError(absl::StrCat(db.string(), ": ", message));
+  }
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> closer(handle, sqlite3_close);
+  auto scalar = [handle](const char* sql) -> absl::StatusOr<int64_t> {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(handle, sql, -1, &statement, nullptr) != SQLITE_OK ||
+        sqlite3_step(statement) != SQLITE_ROW) {
+      sqlite3_finalize(statement);
+      return absl::InternalError(absl::StrCat(sql, ": ", sqlite3_errmsg(handle)));
+    }
+    const int64_t value = sqlite3_column_int64(statement, 0);
+    sqlite3_finalize(statement);
+    return value;
+  };
+  StoreCount count;
+  SCALELAW_ASSIGN_OR_RETURN(count.points, scalar("SELECT COUNT(*) FROM metric_points"));
+  SCALELAW_ASSIGN_OR_RETURN(count.succeeded_trials,
+                            scalar("SELECT COUNT(*) FROM trials WHERE state = 4"));  // SUCCEEDED
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v2(handle,
+                         "SELECT COUNT(*) FROM metric_points WHERE trial_id = ?1 AND "
+                         "attempt = ?2 AND seq BETWEEN 1 AND ?3",
+                         -1, &statement, nullptr) != SQLITE_OK) {
+    return absl::InternalError(sqlite3_errmsg(handle));
+  }
+  for (const bench::AttemptAcks& attempt : attempts) {
+    sqlite3_bind_text(statement, 1, attempt.trial_id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(statement, 2, attempt.attempt);
+    sqlite3_bind_int64(statement, 3, static_cast<int64_t>(attempt.acked));
+    if (sqlite3_step(statement) != SQLITE_ROW) {
+      sqlite3_finalize(statement);
+      return absl::InternalError(sqlite3_errmsg(handle));
+    }
+    count.acked_missing += static_cast<int64_t>(attempt.acked) - sqlite3_column_int64(statement, 0);
+    sqlite3_reset(statement);
+  }
+  sqlite3_finalize(statement);
+  return count;
+}
+
+// The workers' results, merged.
+struct Totals {
+  std::vector<double> lease_ms, heartbeat_ms, ack_ms;
+  uint64_t offered = 0, acked = 0, acked_timed = 0, completed = 0, given_back = 0, errors = 0;
+  uint64_t leases_without_token = 0;
+  int starved = 0;
+  std::vector<std::string> error_samples;
+  std::vector<bench::AttemptAcks> attempts;
+};
+
+Totals Merge(const std::vector<std::unique_ptr<bench::LoadWorker>>& workers) {
+  Totals t;
+  for (const auto& worker : workers) {
+    const bench::LoadWorkerResults& r = worker->results();
+    t.lease_ms.insert(t.lease_ms.end(), r.lease_ms.begin(), r.lease_ms.end());
+    t.heartbeat_ms.insert(t.heartbeat_ms.end(), r.heartbeat_ms.begin(), r.heartbeat_ms.end());
+    t.ack_ms.insert(t.ack_ms.end(), r.ack_ms.begin(), r.ack_ms.end());
+    t.offered += r.points_offered;
+    t.acked += r.points_acked;
+    t.acked_timed += r.points_acked_timed;
+    t.completed += r.trials_completed;
+    t.given_back += r.trials_given_back;
+    t.errors += r.errors;
+    t.starved += r.starved ? 1 : 0;
+    t.leases_without_token += r.leases_without_token;
+    for (const std::string& e : r.error_samples) {
+      if (t.error_samples.size() < 10) t.error_samples.push_back(e);
+    }
+    t.attempts.insert(t.attempts.end(), r.attempts.begin(), r.attempts.end());
+  }
+  return t;
+}
+
+absl::Status CheckFlags(const Flags& f) {
+  if (f.workers < 1 || f.workers > 4096)
+    return absl::InvalidArgumentError(
+        absl::StrCat("--workers: must be in [1, 4096], got ", f.workers));
+  if (!(f.seconds > 0 && f.seconds <= 3600))
+    return absl::InvalidArgumentError(
+        absl::StrCat("--seconds: must be in (0, 3600], got ", f.seconds));
+  if (!(f.points_per_second > 0 && f.points_per_second <= 1e5))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--points-per-second-per-worker: must be in (0, 100000], got ", f.points_per_second));
+  if (f.window < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--window: must be >= 1, got ", f.window));
+  if (f.points_per_trial < 1 || f.points_per_trial > 100000)
+    return absl::InvalidArgumentError(
+        absl::StrCat("--points-per-trial: must be in [1, 100000], got ", f.points_per_trial));
+  if (f.deadline_s < 0 || (f.deadline_s > 0 && f.deadline_s <= f.seconds))
+    return absl::InvalidArgumentError(
+        absl::StrCat("--deadline-s: must exceed --seconds, got ", f.deadline_s));
+  return absl::OkStatus();
+}
+
+struct Measurement {
+  double timed_seconds = 0;
+  double rss_start_mb = 0, rss_warm_mb = 0, rss_end_mb = 0;  // warm: a sixth into the timed phase
+  double coordinator_cpu_s = 0, bench_cpu_s = 0;
+  double load_start = 0, load_end = 0;
+  FsyncLatency fsync_start, fsync_end;  // probed before the coordinator starts and after it stops
+  double register_seconds = 0;
+  std::string sweep_id;
+  uint32_t n_trials = 0;
+  Totals totals;
+  StoreCount store;
+  std::string coordinator_stop;  // "" when it stopped cleanly
+  std::vector<std::string> setup_errors;
+};
+
+// Starts everything, runs the timed phase, stops everything.
+absl::StatusOr<Measurement> Run(const Flags& flags, const std::filesystem::path& dir,
+                                std::atomic<pid_t>* coordinator_pid) {
+  Measurement m;
+  m.load_start = LoadAverage();
+  m.fsync_start = ProbeFsync(dir);
+  bench::CoordinatorProcessOptions options;
+  options.scalelaw_binary = flags.scalelaw.empty() ? DefaultScalelaw() : flags.scalelaw;
+  options.dir = dir;
+  options.extra_args = {"--heartbeat-interval-s", absl::StrCat(flags.heartbeat_interval_s),
+                        "--lease-timeout-s", absl::StrCat(flags.lease_timeout_s)};
+  SCALELAW_ASSIGN_OR_RETURN(std::unique_ptr<bench::CoordinatorProcess> coordinator,
+                            bench::CoordinatorProcess::Start(options));
+  coordinator_pid->store(coordinator->pid());
+  SCALELAW_RETURN_IF_ERROR(Ping(coordinator->address(), coordinator->token()));
+  SCALELAW_ASSIGN_OR_RETURN(v1::SubmitSweepResponse submitted,
+                            Submit(coordinator->address(), coordinator->token(), flags));
+  m.sweep_id = submitted.sweep_id();
+  m.n_trials = submitted.n_trials();
+
+  bench::LoadWorkerOptions worker_options;
+  worker_options.address = coordinator->address();
+  worker_options.token = coordinator->token();
+  worker_options.sweep_id = m.sweep_id;
+  worker_options.points_per_second = flags.points_per_second;
+  worker_options.window = flags.window;
+  worker_options.points_per_trial = flags.points_per_trial;
+  std::vector<std::unique_ptr<bench::LoadWorker>> workers;
+  const Clock::time_point register_start = Clock::now();
+  for (int i = 0; i < flags.workers; ++i) {
+    workers.push_back(std::make_unique<bench::LoadWorker>(worker_options));
+    SCALELAW_RETURN_IF_ERROR(workers.back()->Register());
+  }
+  m.register_seconds = SecondsSince(register_start);
+
+  // The timed phase.
+  SCALELAW_ASSIGN_OR_RETURN(m.rss_start_mb, coordinator->RssMb());
+  SCALELAW_ASSIGN_OR_RETURN(const double coordinator_cpu_start, coordinator->CpuSeconds());
+  const double bench_cpu_start = OwnCpuSeconds();
+  const Clock::time_point start = Clock::now();
+  for (auto& worker : workers) worker->Start();
+  // A second reading once the caches (SQLite's pages, gRPC's buffers) have
+  // filled tells growth after warm-up from the warm-up itself.
+  const auto timed =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(flags.seconds));
+  std::this_thread::sleep_until(start + timed / 6);
+  SCALELAW_ASSIGN_OR_RETURN(m.rss_warm_mb, coordinator->RssMb());
+  std::this_thread::sleep_until(start + timed);
+  for (auto& worker : workers) worker->Stop();
+  m.timed_seconds = SecondsSince(start);
+  SCALELAW_ASSIGN_OR_RETURN(m.rss_end_mb, coordinator->RssMb());
+  SCALELAW_ASSIGN_OR_RETURN(const double coordinator_cpu_end, coordinator->CpuSeconds());
+  m.coordinator_cpu_s = coordinator_cpu_end - coordinator_cpu_start;
+  m.bench_cpu_s = OwnCpuSeconds() - bench_cpu_start;
+  m.load_end = LoadAverage();
+
+  // Drain the workers, stop the coordinator, then read the store it left.
+  for (auto& worker : workers) worker->Join();
+  m.totals = Merge(workers);
+  workers.clear();
+  if (absl::Status stopped = coordinator->Stop(); !stopped.ok()) {
+    m.coordinator_stop = std::string(stopped.message());
+  }
+  coordinator_pid->store(0);
+  SCALELAW_ASSIGN_OR_RETURN(m.store, CountStore(coordinator->db_path(), m.totals.attempts));
+  m.fsync_end = ProbeFsync(dir);
+  return m;
+}
+
+uint64_t ErrorCount(const Measurement& m) {
+  return m.totals.errors + static_cast<uint64_t>(std::max<int64_t>(0, m.store.acked_missing)) +
+         (m.coordinator_stop.empty() ? 0 : 1) +
+         (static_cast<int64_t>(m.totals.completed) != m.store.succeeded_trials ? 1 : 0);
+}
+
+void PrintJson(const Flags& flags, const Measurement& m, int cores) {
+  const Totals& t = m.totals;
+  nlohmann::json out = {
+      {"workers", flags.workers},
+      {"seconds", m.timed_seconds},
+      {"points_per_second", static_cast<double>(t.acked_timed) / m.timed_seconds},
+      {"offered_points_per_second", static_cast<double>(t.offered) / m.timed_seconds},
+      {"target_offered_points_per_second", flags.workers * flags.points_per_second},
+      {"points_offered", t.offered},
+      {"points_acked", t.acked},
+      {"points_stored", m.store.points},
+      {"acked_not_stored", m.store.acked_missing},
+      {"lease_p50_ms", Quantile(t.lease_ms, 0.5)},
+      {"lease_p99_ms", Quantile(t.lease_ms, 0.99)},
+      {"lease_calls", t.lease_ms.size()},
+      {"heartbeat_p50_ms", Quantile(t.heartbeat_ms, 0.5)},
+      {"heartbeat_p99_ms", Quantile(t.heartbeat_ms, 0.99)},
+      {"heartbeat_calls", t.heartbeat_ms.size()},
+      {"ack_p50_ms", Quantile(t.ack_ms, 0.5)},
+      {"ack_p99_ms", Quantile(t.ack_ms, 0.99)},
+      {"trials_completed", t.completed},
+      {"trials_succeeded_in_store", m.store.succeeded_trials},
+      {"trials_given_back", t.given_back},
+      {"n_trials", m.n_trials},
+      {"workers_starved", t.starved},
+      {"leases_without_token", t.leases_without_token},
+      {"errors", ErrorCount(m)},
+      {"error_samples", t.error_samples},
+      {"coordinator_stop", m.coordinator_stop},
+      {"rss_start_mb", m.rss_start_mb},
+      {"rss_end_mb", m.rss_end_mb},
+      {"rss_growth_pct", 100.0 * (m.rss_end_mb - m.rss_start_mb) / m.rss_start_mb},
+      {"rss_warm_mb", m.rss_warm_mb},
+      {"rss_growth_after_warm_pct", 100.0 * (m.rss_end_mb - m.rss_warm_mb) / m.rss_warm_mb},
+      {"coordinator_cpu_seconds", m.coordinator_cpu_s},
+      {"bench_cpu_seconds", m.bench_cpu_s},
+      {"register_seconds", m.register_seconds},
+      {"cores", cores},
+      {"load_average_start", m.load_start},
+      {"load_average_end", m.load_end},
+      {"fsync_p50_ms_start", m.fsync_start.p50_ms},
+      {"fsync_p99_ms_start", m.fsync_start.p99_ms},
+      {"fsync_p50_ms_end", m.fsync_end.p50_ms},
+      {"fsync_p99_ms_end", m.fsync_end.p99_ms},
+      {"too_noisy", m.load_start > cores},
+  };
+  std::printf("%s\n", out.dump(2).c_str());
+}
+
+void PrintTable(const Flags& flags, const Measurement& m, int cores) {
+  const Totals& t = m.totals;
+  const double s = m.timed_seconds;
+  std::printf(
+      "coordinator_load: %d workers, %.1f s timed, %.2f points/s each (%.0f/s offered in "
+      "all), window %d, %d points a trial, heartbeat every %g s\n",
+      flags.workers, s, flags.points_per_second, flags.workers * flags.points_per_second,
+      flags.window, flags.points_per_trial, flags.heartbeat_interval_s);
+  std::printf("machine: %d cores, load average %.2f at start, %.2f at end%s\n", cores, m.load_start,
+              m.load_end, m.load_start > cores ? " — too noisy to trust" : "");
+  std::printf(
+      "disk under the store: fsync of a 4 KiB append p50 %.2f / p99 %.2f ms at start, "
+      "%.2f / %.2f ms at end\n",
+      m.fsync_start.p50_ms, m.fsync_start.p99_ms, m.fsync_end.p50_ms, m.fsync_end.p99_ms);
+  std::printf("sweep %s: %u trials; %d workers registered in %.2f s\n\n", m.sweep_id.c_str(),
+              m.n_trials, flags.workers, m.register_seconds);
+  std::printf("  %-34s %12.0f\n", "points/s stored (acked, timed)", t.acked_timed / s);
+  std::printf("  %-34s %12.0f\n", "points/s offered", t.offered / s);
+  std::printf("  %-34s %llu / %llu / %lld\n", "points offered / acked / stored",
+              static_cast<unsigned long long>(t.offered), static_cast<unsigned long long>(t.acked),
+              static_cast<long long>(m.store.points));
+  std::printf("  %-34s %lld\n", "acked but not stored",
+              static_cast<long long>(m.store.acked_missing));
+  std::printf("  %-34s %8.2f / %8.2f ms  (%zu calls)\n", "lease latency p50 / p99",
+              Quantile(t.lease_ms, 0.5), Quantile(t.lease_ms, 0.99), t.lease_ms.size());
+  std::printf("  %-34s %8.2f / %8.2f ms  (%zu calls)\n", "heartbeat latency p50 / p99",
+              Quantile(t.heartbeat_ms, 0.5), Quantile(t.heartbeat_ms, 0.99), t.heartbeat_ms.size());
+  std::printf("  %-34s %8.2f / %8.2f ms\n", "metric ack latency p50 / p99", Quantile(t.ack_ms, 0.5),
+              Quantile(t.ack_ms, 0.99));
+  std::printf("  %-34s %llu / %llu (store: %lld succeeded)\n", "trials completed / given back",
+              static_cast<unsigned long long>(t.completed),
+              static_cast<unsigned long long>(t.given_back),
+              static_cast<long long>(m.store.succeeded_trials));
+  std::printf("  %-34s %llu\n", "errors", static_cast<unsigned long long>(ErrorCount(m)));
+  std::printf("  %-34s %.1f / %.1f MiB (%+.1f%%; %.1f MiB a sixth in, %+.1f%% since)\n",
+              "coordinator RSS start / end", m.rss_start_mb, m.rss_end_mb,
+              100.0 * (m.rss_end_mb - m.rss_start_mb) / m.rss_start_mb, m.rss_warm_mb,
+              100.0 * (m.rss_end_mb - m.rss_warm_mb) / m.rss_warm_mb);
+  std::printf("  %-34s coordinator %.1f, bench %.1f (of %.0f available)\n",
+              "CPU seconds in the timed phase", m.coordinator_cpu_s, m.bench_cpu_s, cores * s);
+  if (t.starved > 0) {
+    std::printf("\nwarning: %d workers ran out of trials (the sweep was too small)\n", t.starved);
+  }
+  if (t.leases_without_token > 0) {
+    std::printf(
+        "\nnote: %llu leases came without a lease_token (a coordinator from before lease "
+        "tokens)\n",
+        static_cast<unsigned long long>(t.leases_without_token));
+  }
+  if (!m.coordinator_stop.empty()) std::printf("\nerror: %s\n", m.coordinator_stop.c_str());
+  for (const std::string& e : t.error_samples) std::printf("error: %s\n", e.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"A real coordinator under N simulated workers: points/s, latencies, RSS"};
+  Flags flags;
+  app.add_option("--workers", flags.workers, "simulated workers")->capture_default_str();
+  app.add_option("--seconds", flags.seconds, "length of the timed phase")->capture_default_str();
+  app.add_flag("--json", flags.json, "print one JSON object");
+  app.add_option("--scalelaw", flags.scalelaw, "the scalelaw binary (default: next to this one)");
+  app.add_option("--points-per-second-per-worker", flags.points_per_second,
+                 "each worker's pace (default: 256 workers offer 10,000 points/s)")
+      ->capture_default_str();
+  app.add_option("--window", flags.window, "unacknowledged points a worker may have")
+      ->capture_default_str();
+  app.add_option("--points-per-trial", flags.points_per_trial, "points before CompleteTrial")
+      ->capture_default_str();
+  app.add_option("--heartbeat-interval-s", flags.heartbeat_interval_s,
+                 "the coordinator's --heartbeat-interval-s")
+      ->capture_default_str();
+  app.add_option("--lease-timeout-s", flags.lease_timeout_s, "the coordinator's --lease-timeout-s")
+      ->capture_default_str();
+  app.add_option("--deadline-s", flags.deadline_s,
+                 "hard bound of the whole run (default: --seconds + 120)");
+  app.add_option("--dir", flags.dir,
+                 "where the run's temporary directory goes (default: $TMPDIR or /tmp)");
+  app.add_flag("--keep", flags.keep, "keep the temporary directory (store, log)");
+  CLI11_PARSE(app, argc, argv);
+  if (absl::Status valid = CheckFlags(flags); !valid.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(valid.message()).c_str());
+    return 2;
+  }
+
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern =
+      (std::filesystem::path(!flags.dir.empty() ? flags.dir : (tmp != nullptr ? tmp : "/tmp")) /
+       "coordinator_load.XXXXXX")
+          .string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    std::fprintf(stderr, "error: --dir: cannot create %s\n", pattern.c_str());
+    return 2;
+  }
+  const std::filesystem::path dir = pattern;
+
+  std::atomic<pid_t> coordinator_pid{0};
+  absl::StatusOr<Measurement> measured;
+  {
+    Watchdog watchdog(std::chrono::duration<double>(flags.deadline_s > 0 ? flags.deadline_s
+                                                                         : flags.seconds + 120),
+                      &coordinator_pid);
+    measured = Run(flags, dir, &coordinator_pid);
+  }
+  const int cores = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
+  if (!measured.ok()) {
+    std::fprintf(stderr, "error: %s\n(run directory kept: %s)\n",
+                 std::string(measured.status().message()).c_str(), dir.c_str());
+    return 3;
+  }
+  if (flags.json) {
+    PrintJson(flags, *measured, cores);
+  } else {
+    PrintTable(flags, *measured, cores);
+  }
+  if (flags.keep) {
+    std::fprintf(stderr, "run directory kept: %s\n", dir.c_str());
+  } else {
+    std::error_code error;
+    std::filesystem::remove_all(dir, error);
+  }
+  return ErrorCount(*measured) == 0 ? 0 : 1;
+}
