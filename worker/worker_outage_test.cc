@@ -181,7 +181,9 @@ absl::Status RunBounded(WorkerClient& client, std::future<absl::Status>& run,
 }
 
 TEST_F(CoordinatorOutageTest, RestartMidStreamLosesNoPointAndCompletesOnce) {
-  constexpr uint64_t kSteps = 1500;
+  // Long enough (~10 s here) that the trial outlives the 2 s shutdown grace and
+  // the outage; at 1,500 steps it had nearly ended before the stop.
+  constexpr uint64_t kSteps = 10000;
   const std::string trial_id = Submit(kSteps);
   ASSERT_FALSE(trial_id.empty());
   const uint64_t expected = ExpectedPoints(kSteps);
