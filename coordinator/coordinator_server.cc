@@ -10,6 +10,7 @@
 #include "coordinator/coordinator_service.h"
 #include "coordinator/forecaster.h"
 #include "coordinator/launchers.h"
+#include "coordinator/listener_guard.h"
 #include "coordinator/metrics.h"
 #include "coordinator/metrics_http_server.h"
 #include "coordinator/rpc_metrics_interceptor.h"
@@ -22,6 +23,9 @@ namespace {
 // How long running RPCs (e.g. open metric streams) get to finish at shutdown
 // before they are cancelled.
 constexpr auto kShutdownGrace = std::chrono::seconds(2);
+// A connection that has not sent HTTP/2 SETTINGS by then is closed (gRPC's
+// default is 120 s), so idle sockets do not pile up (listener_guard.h).
+constexpr int kHandshakeTimeoutMs = 10000;
 
 // What launched workers dial: `address` with a wildcard host replaced by this
 // machine's name.
@@ -106,9 +110,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->service_ = std::make_unique<CoordinatorService>(
       server->store_.get(), server->scheduler_.get(), service_options);
 
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  server->credentials_ = grpc::InsecureServerCredentials();
   if (options.tls.enabled()) {
-    SCALELAW_ASSIGN_OR_RETURN(credentials, ServerCredentials(options.tls));
+    SCALELAW_ASSIGN_OR_RETURN(server->credentials_, ServerCredentials(options.tls));
   } else if (!options.token.empty() && !IsLoopbackAddress(options.listen_address)) {
     spdlog::warn(
         "INSECURE: the coordinator requires a token but serves plaintext gRPC on {}, off "
@@ -116,13 +120,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         "and --tls-key (clients refuse to send the token otherwise unless told {})",
         options.listen_address, kInsecureTokenFlag);
   }
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address, credentials, &server->port_);
-  builder.RegisterService(server->service_.get());
-  builder.SetMaxReceiveMessageSize(limits::kMaxReceiveMessageBytes);  // common/limits.h
   if (server->metrics_) {
-    builder.experimental().SetInterceptorCreators(
-        MakeRpcMetricsInterceptors(server->metrics_.get()));
     SCALELAW_ASSIGN_OR_RETURN(
         server->metrics_http_,
         MetricsHttpServer::Start(
@@ -130,19 +128,65 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
             [metrics = server->metrics_.get()] { return metrics->Scrape(); },
             options.metrics_require_token ? options.token : std::string()));
   }
-  server->server_ = builder.BuildAndStart();
-  if (!server->server_ || server->port_ == 0) {
-    server->server_.reset();
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on '", options.listen_address, "' (in use or malformed?",
-        options.tls.enabled() ? " or --tls-cert/--tls-key not a matching certificate and key?"
-                              : "",
-        ")"));
+  const uint64_t open_files = RaiseOpenFileLimit();
+  if (open_files != 0 && open_files < 4096) {
+    spdlog::warn("the open-file limit is {} (ulimit -n): each connection takes one", open_files);
   }
+  WatchAcceptFailures();
+  server->accept_failures_seen_ = AcceptFailures();
+  SCALELAW_RETURN_IF_ERROR(server->StartGrpc(options.listen_address));
 
   server->ScheduleExpiryScan();
   server->io_thread_ = std::thread([s = server.get()] { s->io_.run(); });
   return server;
+}
+
+absl::Status CoordinatorServer::StartGrpc(const std::string& listen_address) {
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen_address, credentials_, &port);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(limits::kMaxReceiveMessageBytes);  // common/limits.h
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
+  if (metrics_) {
+    builder.experimental().SetInterceptorCreators(MakeRpcMetricsInterceptors(metrics_.get()));
+  }
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on '", listen_address, "' (in use or malformed?",
+        options_.tls.enabled() ? " or --tls-cert/--tls-key not a matching certificate and key?"
+                               : "",
+        ")"));
+  }
+  std::lock_guard lock(mu_);
+  server_ = std::move(server);
+  port_ = port;
+  return absl::OkStatus();
+}
+
+void CoordinatorServer::RestartGrpc() {
+  const uint64_t failures = AcceptFailures();
+  std::unique_ptr<grpc::Server> old;
+  {
+    std::lock_guard lock(mu_);
+    if (shutting_down_) return;
+    old = std::move(server_);
+  }
+  spdlog::error(
+      "the gRPC port {} stopped accepting connections (accept failed: too many open files?); "
+      "restarting it, and workers reconnect",
+      port_);
+  if (old) old->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  old.reset();
+  const absl::Status started = StartGrpc(address());
+  if (!started.ok()) {
+    spdlog::error("restarting the gRPC port failed, trying again in {} ms: {}",
+                  options_.expiry_scan_interval.count(), started.ToString());
+    return;
+  }
+  accept_failures_seen_ = failures;
+  spdlog::info("the gRPC port {} accepts connections again", port_);
 }
 
 CoordinatorServer::~CoordinatorServer() { Shutdown(); }
@@ -166,6 +210,12 @@ void CoordinatorServer::ScheduleExpiryScan() {
       spdlog::warn("{} lease(s) expired", *expired);
     }
     if (metrics_) metrics_->Refresh();  // retention applies between scrapes too
+    if (AcceptFailures() != accept_failures_seen_ && !restarting_.exchange(true)) {
+      boost::asio::post(listener_pool_, [this] {
+        RestartGrpc();
+        restarting_ = false;
+      });
+    }
     if (!forecast_busy_.exchange(true)) {
       boost::asio::post(forecast_pool_, [this] {
         absl::StatusOr<int> forecast = forecaster_->ForecastReadySweeps();
@@ -190,6 +240,7 @@ void CoordinatorServer::Shutdown() {
     }
     shutting_down_ = true;
   }
+  listener_pool_.join();  // a restart of the gRPC port is finished
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();

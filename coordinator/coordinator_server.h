@@ -45,6 +45,7 @@
 
 namespace grpc {
 class Server;
+class ServerCredentials;
 }
 
 namespace scalelaw::coordinator {
@@ -137,6 +138,12 @@ class CoordinatorServer {
  private:
   explicit CoordinatorServer(const CoordinatorOptions& options);
   void ScheduleExpiryScan();
+  // Builds and starts server_ on `listen_address` with credentials_.
+  absl::Status StartGrpc(const std::string& listen_address);
+  // gRPC stops listening after a failed accept (listener_guard.h): the lease
+  // scan sees AcceptFailures() move and has this rebuild the server on the
+  // same port, on listener_pool_. A failed rebuild is tried again next scan.
+  void RestartGrpc();
 
   const CoordinatorOptions options_;
   SystemClock clock_;
@@ -147,8 +154,12 @@ class CoordinatorServer {
   std::unique_ptr<Launchers> launchers_;  // null without options.launchers
   std::unique_ptr<CoordinatorService> service_;
   std::unique_ptr<Forecaster> forecaster_;
-  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
+  std::unique_ptr<grpc::Server> server_;  // replaced under mu_ by RestartGrpc
   int port_ = 0;
+  uint64_t accept_failures_seen_ = 0;  // listener_pool_ only, after Start
+  std::atomic<bool> restarting_{false};
+  boost::asio::thread_pool listener_pool_{1};
 
   boost::asio::io_context io_;
   boost::asio::steady_timer expiry_timer_{io_};

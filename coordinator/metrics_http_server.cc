@@ -17,7 +17,17 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
+// A new connection gets kFirstRequestTimeout to send its request, a kept-
+// alive one kIdleTimeout between requests (Prometheus scrapes every 15-60 s):
+// idle sockets that never ask hold no file descriptor for long.
+constexpr auto kFirstRequestTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+// Connections served at once; more are closed as they are accepted, so a
+// flood cannot take every file descriptor the gRPC port needs.
+constexpr int kMaxSessions = 128;
+// After a failed accept (e.g. EMFILE) the acceptor waits this long before it
+// tries again, rather than spinning on the error.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 // Compares in constant time, so the answer's timing says nothing of how much
@@ -35,14 +45,18 @@ bool ConstantTimeEquals(beast::string_view a, std::string_view b) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<const MetricsHttpServer::RenderFn> render,
-          std::shared_ptr<const std::string> authorization)
+          std::shared_ptr<const std::string> authorization, std::shared_ptr<int> sessions)
       : stream_(std::move(socket)),
         render_(std::move(render)),
-        authorization_(std::move(authorization)) {}
+        authorization_(std::move(authorization)),
+        sessions_(std::move(sessions)) {
+    ++*sessions_;
+  }
+  ~Session() { --*sessions_; }
 
   void Read() {
     request_ = {};
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(answered_ ? kIdleTimeout : kFirstRequestTimeout);
     http::async_read(stream_, buffer_, request_,
                      [self = shared_from_this()](beast::error_code error, size_t) {
                        if (error) return self->Close();
@@ -52,6 +66,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void Answer() {
+    answered_ = true;
     response_ = {};
     response_.version(request_.version());
     response_.keep_alive(request_.keep_alive());
@@ -103,6 +118,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   const std::shared_ptr<const MetricsHttpServer::RenderFn> render_;
   const std::shared_ptr<const std::string> authorization_;
+  const std::shared_ptr<int> sessions_;  // open sessions; io_context thread only
+  bool answered_ = false;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
@@ -113,6 +130,7 @@ class Session : public std::enable_shared_from_this<Session> {
 MetricsHttpServer::MetricsHttpServer(boost::asio::io_context& io, RenderFn render,
                                      std::string bearer_token)
     : acceptor_(io),
+      retry_timer_(io),
       render_(std::make_shared<const RenderFn>(std::move(render))),
       authorization_(std::make_shared<const std::string>(
           bearer_token.empty() ? std::string() : "Bearer " + bearer_token)) {}
@@ -158,7 +176,16 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
 void MetricsHttpServer::Accept() {
   acceptor_.async_accept([this](beast::error_code error, tcp::socket socket) {
     if (error == boost::asio::error::operation_aborted) return;
-    if (!error) std::make_shared<Session>(std::move(socket), render_, authorization_)->Read();
+    if (error) {
+      retry_timer_.expires_after(kAcceptRetry);
+      retry_timer_.async_wait([this](beast::error_code wait_error) {
+        if (!wait_error) Accept();
+      });
+      return;
+    }
+    if (*sessions_ < kMaxSessions) {
+      std::make_shared<Session>(std::move(socket), render_, authorization_, sessions_)->Read();
+    }  // else the socket closes here
     Accept();
   });
 }

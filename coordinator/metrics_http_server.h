@@ -18,7 +18,10 @@
 // nothing), for liveness probes. Other paths answer 404; methods other than
 // GET and HEAD answer 405.
 // Connections are kept alive (Prometheus reuses them) and closed after 60 s
-// of idleness.
+// of idleness, or 10 s when no request came at all; at most 128 are served
+// at once (more are closed on accept), and a failed accept (EMFILE) is
+// retried after 100 ms, so an idle-connection flood neither spins the
+// io_context nor outlives itself.
 //
 // Lifetime and threads: the render function runs on the io_context's thread.
 // Stop the io_context (and join its thread) before destroying the server;
@@ -27,6 +30,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
 #include <string>
@@ -57,6 +61,8 @@ class MetricsHttpServer {
   void Accept();
 
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_timer_;
+  std::shared_ptr<int> sessions_ = std::make_shared<int>(0);
   const std::shared_ptr<const RenderFn> render_;
   // "Bearer <token>", or empty when /metrics is open.
   const std::shared_ptr<const std::string> authorization_;

@@ -2,6 +2,7 @@
 # Bad input to the real `scalelaw` binary: each case must fail with a non-zero
 # exit and a message naming the field (or row and column) and the reason.
 set -uo pipefail
+source "$(dirname "$0")/lib.sh"
 scalelaw=$1
 fixtures=$2
 failures=0
@@ -74,11 +75,7 @@ expect_error "forecast.targets[0].name: must be a plain name" \
   --allow-path-root "$specs/data" 2> "$specs/coordinator.log" &
 coordinator_pid=$!
 address=
-for _ in $(seq 100); do
-  address=$(sed -n 's/^coordinator listening on \([0-9.:]*\) .*/\1/p' "$specs/coordinator.log")
-  [ -n "$address" ] && break
-  sleep 0.1
-done
+address=$(coordinator_address "$specs/coordinator.log") || address=
 expect_error "data.corpus: must lie under $specs/data (this coordinator's --allow-path-root)" \
   "$scalelaw" sweep submit "$(spec corpus.yaml 'name: a' 'data: {corpus: /root}')" -c "$address"
 expect_error "training.checkpoint_dir: must lie under $specs/data" \

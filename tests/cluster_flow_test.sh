@@ -11,6 +11,7 @@
 #   - `sweep status` shows compute and jobs; `sweep export` through the
 #     coordinator equals the export from the store file.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 scalelaw=$1
 fixtures=$2
 dir=$(mktemp -d)
@@ -29,11 +30,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
   --jobs-dir "$dir/jobs" --token-file "$dir/token" --kubectl "$dir/no-kubectl" \
   --lease-timeout-s 20 2> "$dir/coordinator.log" &
 coordinator_pid=$!
-for _ in $(seq 100); do
-  address=$(sed -n 's/^coordinator listening on \([0-9.:]*\) .*/\1/p' "$dir/coordinator.log")
-  [ -n "$address" ] && break
-  sleep 0.1
-done
+address=$(coordinator_address "$dir/coordinator.log") || address=
 [ -n "$address" ] || fail "coordinator did not start: $(cat "$dir/coordinator.log")"
 grep -q "token required" "$dir/coordinator.log" || fail "coordinator does not say it wants a token"
 

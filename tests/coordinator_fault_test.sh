@@ -14,6 +14,7 @@
 # Prints the time from each restart to the first newly stored point.
 # Usage: coordinator_fault_test.sh SCALELAW FIXTURES [SEED]
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 scalelaw=$1
 fixtures=$2
 seed=${3:-${SCALELAW_FAULT_SEED:-$$}}
@@ -48,11 +49,7 @@ start_coordinator() {  # start_coordinator LISTEN
   "$scalelaw" coordinator --listen "$1" --metrics-listen "" --db "$dir/state.db" \
     --lease-timeout-s 20 --token-file "$dir/token" 2> "$log" &
   coordinator_pid=$!
-  for _ in $(seq 200); do
-    address=$(sed -n 's/^coordinator listening on \([0-9.:]*\) .*/\1/p' "$log")
-    [ -n "$address" ] && return 0
-    sleep 0.05
-  done
+  address=$(coordinator_address "$log") && return 0
   fail "coordinator did not start: $(cat "$log")"
 }
 start_worker() {  # start_worker I

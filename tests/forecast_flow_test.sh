@@ -10,6 +10,7 @@
 #     recomputed from the stored prediction and the target's stored points;
 #   - a target inside the ladder's range is refused at submit.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 scalelaw=$1
 fixtures=$2
 dir=$(mktemp -d)
@@ -30,11 +31,7 @@ start_coordinator() {  # start_coordinator LISTEN LOG
   "$scalelaw" coordinator --listen "$1" --metrics-listen "" --db "$dir/state.db" \
     --lease-timeout-s 20 2> "$2" &
   coordinator_pid=$!
-  for _ in $(seq 100); do
-    address=$(sed -n 's/^coordinator listening on \([0-9.:]*\) .*/\1/p' "$2")
-    [ -n "$address" ] && return 0
-    sleep 0.1
-  done
+  address=$(coordinator_address "$2") && return 0
   fail "coordinator did not start: $(cat "$2")"
 }
 

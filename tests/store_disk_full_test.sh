@@ -8,6 +8,7 @@
 # worker's retried points and completions go through: every trial SUCCEEDED,
 # each with a whole curve, and the store passes integrity_check.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 scalelaw=$1
 fixtures=$2
 dir=$(mktemp -d)
@@ -41,11 +42,7 @@ points() { sql 'select count(*) from metric_points'; }
 "$scalelaw" coordinator --listen 127.0.0.1:0 --metrics-listen "" --db "$small/state.db" \
   --lease-timeout-s 30 2> "$dir/coordinator.log" &
 coordinator_pid=$!
-for _ in $(seq 200); do
-  address=$(sed -n 's/^coordinator listening on \([0-9.:]*\) .*/\1/p' "$dir/coordinator.log")
-  [ -n "$address" ] && break
-  sleep 0.05
-done
+address=$(coordinator_address "$dir/coordinator.log") || address=
 [ -n "$address" ] || fail "coordinator did not start"
 sweep_id=$("$scalelaw" sweep submit "$fixtures/fault_sweep.yaml" -c "$address")
 "$scalelaw" worker --coordinator "$address" --sweep "$sweep_id" --exit-when-idle \

@@ -18,6 +18,7 @@
 #     SUCCEEDED over mutual TLS.
 # Usage: tls_test.sh SCALELAW WORKER_BUILT(0|1)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 scalelaw=$1
 worker_built=${2:-0}
 dir=$(mktemp -d)
@@ -79,12 +80,7 @@ export SCALELAW_WORKER=${SCALELAW_WORKER:-$(dirname "$scalelaw")/scalelaw-worker
   --lease-timeout-s 20 --heartbeat-interval-s 1 2> "$dir/coordinator.log" &
 coordinator_pid=$!
 address=
-for _ in $(seq 100); do
-  address=$(sed -n 's/^coordinator listening on \([0-9.:]*\) .*/\1/p' "$dir/coordinator.log")
-  [ -n "$address" ] && break
-  kill -0 "$coordinator_pid" 2>/dev/null || fail "the coordinator exited"
-  sleep 0.1
-done
+address=$(coordinator_address "$dir/coordinator.log") || address=
 [ -n "$address" ] || fail "coordinator did not start"
 grep -q "token required; mutual TLS" "$dir/coordinator.log" ||
   fail "the coordinator does not say it serves mutual TLS"
