@@ -14,20 +14,24 @@
 #                silences reports whose stacks run through them; a race
 #                wholly inside scalelaw's code still fails the run.
 #
-# Usage: scripts/sanitize.sh [--no-tsan] [--fuzz-seconds N] [--jobs N]
+# Usage: scripts/sanitize.sh [--fuzz-only] [--no-tsan] [--fuzz-seconds N] [--jobs N]
+#   --fuzz-only: build and run only the harnesses (what scripts/test.sh, so CI,
+#   runs after the tests)
 # Environment: CXX (default /usr/bin/clang++). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tsan=1
+asan_tests_too=1
 fuzz_seconds=30
 jobs=$(nproc)
 while [[ $# -gt 0 ]]; do
   case $1 in
     --no-tsan) tsan=0 ;;
+    --fuzz-only) tsan=0; asan_tests_too=0 ;;
     --fuzz-seconds) fuzz_seconds=$2; shift ;;
     --jobs) jobs=$2; shift ;;
-    *) echo "usage: $0 [--no-tsan] [--fuzz-seconds N] [--jobs N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--fuzz-only] [--no-tsan] [--fuzz-seconds N] [--jobs N]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -61,7 +65,10 @@ mkdir -p build-fuzz
 configure build-fuzz -DSCALELAW_FUZZ=ON -DSCALELAW_FUZZ_SECONDS="$fuzz_seconds"
 phase "build build-fuzz"
 mapfile -t fuzz_targets < <(targets build-fuzz '^fuzz_')
-mapfile -t asan_targets < <(targets build-fuzz "$asan_tests")
+asan_targets=()
+if [[ $asan_tests_too == 1 ]]; then
+  mapfile -t asan_targets < <(targets build-fuzz "$asan_tests")
+fi
 cmake --build build-fuzz -j "$jobs" --target "${fuzz_targets[@]}" "${asan_targets[@]}"
 
 export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
@@ -71,8 +78,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 phase "fuzz: ${#fuzz_targets[@]} harnesses x $fuzz_seconds s"
 # One at a time: each harness gets the cores it was measured with.
 ctest --test-dir build-fuzz -L fuzz --output-on-failure -j 1
-phase "ASan+UBSan tests"
-ctest --test-dir build-fuzz -R "$asan_tests" --output-on-failure -j "$jobs"
+if [[ $asan_tests_too == 1 ]]; then
+  phase "ASan+UBSan tests"
+  ctest --test-dir build-fuzz -R "$asan_tests" --output-on-failure -j "$jobs"
+fi
 
 if [[ $tsan == 1 ]]; then
   phase "configure build-tsan"

@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   cmake ninja-build g++ ccache pkg-config
+  # fuzzing (scripts/sanitize.sh, run by scripts/test.sh): clang, libFuzzer, ASan, UBSan
+  clang-14 libclang-rt-14-dev
   # libraries
   libtorch-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libceres-dev prometheus-cpp-dev libboost-dev libsqlite3-dev libyaml-cpp-dev
