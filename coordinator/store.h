@@ -10,7 +10,9 @@
 //
 // Thread safety: every method is safe to call from any thread (one mutex
 // serialises the connection). Read-modify-write sequences spanning several
-// calls need the caller's own lock (TrialScheduler holds one).
+// calls need the caller's own lock (TrialScheduler holds one); Hold() keeps
+// the connection for such a sequence, so that the metric writer's batches
+// cannot slip in between its calls (each wait would be a whole batch).
 #pragma once
 
 #include <cstdint>
@@ -148,6 +150,10 @@ class Store {
   // When the trial's first attempt started; 0 before any lease.
   absl::StatusOr<int64_t> FirstLeaseMs(const std::string& trial_id);
 
+  // Keeps the connection to the caller's thread until the guard dies; the
+  // store's own methods may be called meanwhile (the lock is recursive).
+  std::unique_lock<std::recursive_mutex> Hold() { return std::unique_lock(mu_); }
+
   // --- metrics -------------------------------------------------------------
   // Stores `point` unless (trial_id, attempt, seq) is already held, and applies
   // `trial_update` if given, in one transaction. Returns false for a
@@ -208,7 +214,7 @@ class Store {
   absl::StatusOr<std::vector<v1::Trial>> QueryTrials(const std::string& sql,
                                                      const std::vector<std::string>& args);
 
-  std::mutex mu_;
+  std::recursive_mutex mu_;  // recursive: Hold() and the methods it spans
   CoordinatorObserver* observer_ = nullptr;
   std::unique_ptr<SqliteDb> db_;
   std::map<std::string, std::unique_ptr<SqliteStatement>, std::less<>> statements_;

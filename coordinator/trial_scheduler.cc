@@ -150,6 +150,7 @@ absl::StatusOr<v1::LeaseTrialResponse> TrialScheduler::LeaseTrial(
     const v1::LeaseTrialRequest& request) {
   SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.worker_id(), "worker_id"));
   std::lock_guard lock(mu_);
+  const auto held_store = store_->Hold();
   SCALELAW_ASSIGN_OR_RETURN(bool known, store_->WorkerExists(request.worker_id()));
   if (!known) {
     return absl::NotFoundError(absl::StrCat("unknown worker_id '",
@@ -215,6 +216,7 @@ absl::StatusOr<v1::HeartbeatResponse> TrialScheduler::Heartbeat(
   SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.worker_id(), "worker_id"));
   SCALELAW_RETURN_IF_ERROR(RequireNonEmpty(request.trial_id(), "trial_id"));
   std::lock_guard lock(mu_);
+  const auto held_store = store_->Hold();
   SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(request.trial_id()));
   SCALELAW_RETURN_IF_ERROR(
       CheckLeaseToken(request.trial_id(), request.attempt(), request.lease_token()));
@@ -311,6 +313,7 @@ absl::StatusOr<bool> TrialScheduler::CompleteTrial(const v1::CompleteTrialReques
     }
   }
   std::lock_guard lock(mu_);
+  const auto held_store = store_->Hold();
   SCALELAW_ASSIGN_OR_RETURN(v1::Trial trial, store_->GetTrial(request.trial_id()));
   SCALELAW_RETURN_IF_ERROR(
       CheckLeaseToken(request.trial_id(), request.attempt(), request.lease_token()));
