@@ -17,10 +17,7 @@ dir=$(mktemp -d)
 coordinator_pid=
 worker_pids=()
 cleanup() {
-  for pid in "$coordinator_pid" "${worker_pids[@]}"; do
-    if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
-  done
-  wait 2>/dev/null || true
+  kill_all "$coordinator_pid" "${worker_pids[@]}"
   rm -rf "$dir"
 }
 trap cleanup EXIT

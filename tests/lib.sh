@@ -16,3 +16,12 @@ coordinator_address() {
   done
   return 1
 }
+
+# kill_all PID...: SIGKILLs each non-empty PID and reaps the test's children.
+kill_all() {
+  local pid
+  for pid in "$@"; do
+    if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+  done
+  wait 2>/dev/null || true
+}

@@ -16,10 +16,7 @@ small=$dir/small
 coordinator_pid=
 worker_pid=
 cleanup() {
-  for pid in "$coordinator_pid" "$worker_pid"; do
-    if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
-  done
-  wait 2>/dev/null || true
+  kill_all "$coordinator_pid" "$worker_pid"
   mountpoint -q "$small" && umount "$small"
   rm -rf "$dir"
 }
