@@ -182,7 +182,13 @@ void LoadWorker::Drive() {
 void LoadWorker::RunAttempt(const v1::LeaseTrialResponse& lease) {
   const v1::TrialSpec& trial = lease.trial();
   const uint32_t attempt = lease.attempt();
-  const int points = options_.points_per_trial;
+  // Workers start together; if every first trial were as long, all 256
+  // would end and lease again in the same millisecond, every trial, which no
+  // cluster does. A shorter first trial (by the worker's phase) spreads them.
+  const int points =
+      attempts_started_++ == 0
+          ? std::max(1, static_cast<int>(std::lround(Phase() * options_.points_per_trial)))
+          : options_.points_per_trial;
   const Clock::time_point attempt_start = Clock::now();
   {
     std::lock_guard lock(mu_);
@@ -329,13 +335,16 @@ void LoadWorker::EndHeartbeats() {
   heartbeat_lease_.reset();
 }
 
+double LoadWorker::Phase() const {
+  return static_cast<double>(std::hash<std::string>{}(worker_id_) % 1000) / 1000.0;
+}
+
 void LoadWorker::Heartbeats() {
   // Workers start together; a random phase keeps their heartbeats from
   // arriving in one burst every interval.
   const auto interval = heartbeat_interval_;
-  const double phase = static_cast<double>(std::hash<std::string>{}(worker_id_) % 1000) / 1000.0;
   Clock::time_point next =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(interval * phase);
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(interval * Phase());
   std::unique_lock lock(mu_);
   while (true) {
     heartbeat_cv_.wait_until(lock, next, [this] { return heartbeats_done_; });

@@ -95,6 +95,9 @@ class LoadWorker {
   void Drive();
   void RunAttempt(const v1::LeaseTrialResponse& lease);
   void Heartbeats();
+  // This worker's fixed place in [0, 1), from its id: desynchronises the
+  // workers' heartbeats and trial ends.
+  double Phase() const;
   // Clears the heartbeat thread's lease, waiting out a heartbeat in flight,
   // so no heartbeat races the completion that ends the lease.
   void EndHeartbeats();
@@ -107,6 +110,7 @@ class LoadWorker {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
   std::string worker_id_;
+  int attempts_started_ = 0;  // the driver's only
   std::chrono::milliseconds heartbeat_interval_{5000};
 
   std::atomic<bool> stop_{false};
