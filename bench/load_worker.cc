@@ -185,8 +185,9 @@ void LoadWorker::RunAttempt(const v1::LeaseTrialResponse& lease) {
   // Workers start together; if every first trial were as long, all 256
   // would end and lease again in the same millisecond, every trial, which no
   // cluster does. A shorter first trial (by the worker's phase) spreads them.
+  const bool first_attempt = attempts_started_++ == 0;
   const int points =
-      attempts_started_++ == 0
+      first_attempt
           ? std::max(1, static_cast<int>(std::lround(Phase() * options_.points_per_trial)))
           : options_.points_per_trial;
   const Clock::time_point attempt_start = Clock::now();
@@ -340,7 +341,7 @@ double LoadWorker::Phase() const {
 }
 
 void LoadWorker::Heartbeats() {
-  // Workers start together; a random phase keeps their heartbeats from
+  // Workers start together; each worker's phase keeps their heartbeats from
   // arriving in one burst every interval.
   const auto interval = heartbeat_interval_;
   Clock::time_point next =
