@@ -26,8 +26,9 @@ class CoordinatorObserver {
                                 const std::vector<v1::TrialSpec>& trials) {}
   // A trial's new state was committed; `previous` is its state before.
   virtual void OnTrialWritten(const v1::Trial& trial, v1::TrialState previous) {}
-  // A new (not resent) metric point of `trial` was stored.
-  virtual void OnMetricStored(const v1::TrialSpec& trial, const v1::MetricPoint& point) {}
+  // A new (not resent) metric point was stored. Not ordered with
+  // OnTrialWritten: it may arrive after its attempt has ended.
+  virtual void OnMetricStored(const v1::MetricPoint& point) {}
   // A lease passed its deadline; `trial` is the trial after requeueing or
   // failing it (OnTrialWritten follows).
   virtual void OnLeaseExpired(const v1::Trial& trial) {}

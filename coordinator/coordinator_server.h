@@ -57,6 +57,7 @@ class Launchers;
 class MetricsHttpServer;
 class Store;
 class TrialScheduler;
+class WalCheckpointer;
 
 struct CoordinatorOptions {
   // host:port; port 0 picks a free one (see port()).
@@ -150,6 +151,7 @@ class CoordinatorServer {
   // Declared before what reports to it, so it outlives them.
   std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // destroyed before store_
   std::unique_ptr<TrialScheduler> scheduler_;
   std::unique_ptr<Launchers> launchers_;  // null without options.launchers
   std::unique_ptr<CoordinatorService> service_;

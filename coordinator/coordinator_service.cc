@@ -103,8 +103,9 @@ CoordinatorService::CoordinatorService(Store* store, TrialScheduler* scheduler,
       options_(options),
       metric_writer_(
           store,
-          [scheduler](const std::vector<v1::MetricPoint>& stored) {
-            scheduler->ReportStoredMetrics(stored);
+          [scheduler](const std::vector<v1::MetricPoint>& stored,
+                      const std::vector<std::string>& started) {
+            scheduler->ReportStoredMetrics(stored, started);
           },
           options.metric_writer) {}
 

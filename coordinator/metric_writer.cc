@@ -85,25 +85,24 @@ void MetricWriter::WriteBatch(std::vector<Item>& batch) {
   std::vector<v1::MetricPoint> points;
   points.reserve(batch.size());
   for (const Item& item : batch) points.push_back(item.point);
-  absl::StatusOr<std::vector<absl::StatusOr<bool>>> results = store_->AppendMetrics(points);
-  if (!results.ok()) {
+  absl::StatusOr<AppendedMetrics> appended = store_->AppendMetrics(points);
+  if (!appended.ok()) {
     spdlog::warn("storing a batch of {} metric point(s) failed: {}", batch.size(),
-                 results.status().ToString());
-    for (Item& item : batch) item.done(results.status());
+                 appended.status().ToString());
+    for (Item& item : batch) item.done(appended.status());
     return;
   }
+  const std::vector<absl::StatusOr<bool>>& results = appended->points;
   std::vector<v1::MetricPoint> stored;
   for (size_t i = 0; i < batch.size(); ++i) {
-    const absl::StatusOr<bool>& result = (*results)[i];
-    if (result.ok() && *result) stored.push_back(std::move(points[i]));
+    if (results[i].ok() && *results[i]) stored.push_back(std::move(points[i]));
   }
-  if (on_stored_ && !stored.empty()) on_stored_(stored);
+  if (on_stored_ && !stored.empty()) on_stored_(stored, appended->started);
   for (size_t i = 0; i < batch.size(); ++i) {
-    const absl::StatusOr<bool>& result = (*results)[i];
-    if (!result.ok()) {
-      batch[i].done(result.status());
+    if (!results[i].ok()) {
+      batch[i].done(results[i].status());
     } else {
-      batch[i].done(*result ? MetricWrite::kStored : MetricWrite::kDuplicate);
+      batch[i].done(*results[i] ? MetricWrite::kStored : MetricWrite::kDuplicate);
     }
   }
 }

@@ -23,9 +23,10 @@
 // `on_space` runs (once, on the writer thread, when the queue has drained to
 // half, or at Shutdown).
 //
-// `on_stored` is told of each committed batch's new (not resent) points on
-// the writer thread, after the commit and before their `done` run, so that
-// monitoring has seen a point by the time its ack is sent.
+// `on_stored` is told of each committed batch's new (not resent) points,
+// and of the trials the batch moved LEASED -> RUNNING, on the writer thread,
+// after the commit and before their `done` run, so that monitoring has seen
+// a point by the time its ack is sent.
 //
 // Thread safety: Enqueue, Shutdown and queued are thread-safe. `store` must
 // outlive the writer.
@@ -36,6 +37,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -56,7 +58,8 @@ struct MetricWriterOptions {
 class MetricWriter {
  public:
   using Done = std::function<void(absl::StatusOr<MetricWrite>)>;
-  using OnStored = std::function<void(const std::vector<v1::MetricPoint>&)>;
+  using OnStored = std::function<void(const std::vector<v1::MetricPoint>& stored,
+                                      const std::vector<std::string>& started)>;
 
   // Starts the writer thread. `on_stored` may be empty.
   MetricWriter(Store* store, OnStored on_stored, MetricWriterOptions options = {});

@@ -213,16 +213,18 @@ TEST_F(MetricWriterTest, ManyThreadsEachPointStoredOnceAndCompletedInOrder) {
 }
 
 TEST_F(MetricWriterTest, ABadPointFailsAloneInItsBatch) {
-  // Its row is inserted, then its trial update finds no live attempt: the
-  // point's SAVEPOINT is rolled back, its neighbours stay.
+  // Its trial has no live attempt: the point is refused within its
+  // SAVEPOINT, its neighbours stay.
   v1::MetricPoint bad = Point(2);
   bad.set_trial_id("no-such-trial");
   auto results = store_->AppendMetrics({Point(1), bad, Point(3)});
   ASSERT_TRUE(results.ok()) << results.status();
-  ASSERT_EQ(results->size(), 3u);
-  EXPECT_TRUE((*results)[0].ok() && *(*results)[0]);
-  EXPECT_FALSE((*results)[1].ok());
-  EXPECT_TRUE((*results)[2].ok() && *(*results)[2]);
+  ASSERT_EQ(results->points.size(), 3u);
+  EXPECT_TRUE(results->points[0].ok() && *results->points[0]);
+  EXPECT_FALSE(results->points[1].ok());
+  EXPECT_TRUE(results->points[2].ok() && *results->points[2]);
+  // The first point started the attempt; the third found it running.
+  EXPECT_THAT(results->started, ::testing::ElementsAre(lease_.trial().trial_id()));
   EXPECT_THAT(StoredSeqs(), ::testing::ElementsAre(1, 3));
 
   // Through the writer: the neighbours of a bad point are stored and acked.
@@ -278,7 +280,7 @@ TEST_F(MetricWriterTest, ANanLossIsStoredAsNanInTheTrial) {
   point.set_train_loss(std::numeric_limits<double>::quiet_NaN());
   auto results = store_->AppendMetrics({point});
   ASSERT_TRUE(results.ok()) << results.status();
-  ASSERT_TRUE((*results)[0].ok()) << (*results)[0].status();
+  ASSERT_TRUE(results->points[0].ok()) << results->points[0].status();
   auto trial = store_->GetTrial(lease_.trial().trial_id());
   ASSERT_TRUE(trial.ok());
   EXPECT_TRUE(std::isnan(trial->latest_train_loss()));
@@ -366,9 +368,12 @@ TEST_F(MetricWriterTest, AFailedBatchFailsEveryPointAndStoresNone) {
 TEST_F(MetricWriterTest, OnStoredHearsOfNewPointsBeforeTheirCompletion) {
   std::mutex mu;
   std::vector<uint64_t> heard;
-  MetricWriter writer(store_.get(), [&](const std::vector<v1::MetricPoint>& stored) {
+  std::vector<std::string> started;
+  MetricWriter writer(store_.get(), [&](const std::vector<v1::MetricPoint>& stored,
+                                        const std::vector<std::string>& started_now) {
     std::lock_guard lock(mu);
     for (const v1::MetricPoint& point : stored) heard.push_back(point.seq());
+    started.insert(started.end(), started_now.begin(), started_now.end());
   });
   Outcome first, duplicate;
   bool heard_before_done = false;
@@ -388,6 +393,7 @@ TEST_F(MetricWriterTest, OnStoredHearsOfNewPointsBeforeTheirCompletion) {
   EXPECT_TRUE(heard_before_done);
   std::lock_guard lock(mu);
   EXPECT_THAT(heard, ::testing::ElementsAre(7));  // a resend is not news
+  EXPECT_THAT(started, ::testing::ElementsAre(lease_.trial().trial_id()));  // LEASED -> RUNNING
 }
 
 }  // namespace

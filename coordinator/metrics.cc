@@ -103,6 +103,7 @@ struct CoordinatorMetrics::SweepSeries {
   // totals, kept up to date incrementally (a heartbeat costs O(log trials)).
   struct TrialInfo {
     v1::TrialState state = v1::TRIAL_STATE_UNSPECIFIED;
+    uint32_t attempt = 0;
     uint64_t tokens_done = 0;
     double flops_done = 0;
   };
@@ -118,7 +119,8 @@ struct CoordinatorMetrics::SweepSeries {
     if (IsUnended(info.state)) --unended;
     tokens_done_total -= double(info.tokens_done);
     flops_done_total -= info.flops_done;
-    info = {trial.state(), trial.tokens_done(), FlopsSpent(trial.spec(), trial.tokens_done())};
+    info = {trial.state(), trial.attempt(), trial.tokens_done(),
+            FlopsSpent(trial.spec(), trial.tokens_done())};
     if (int i = StateIndex(info.state); i >= 0) ++state_counts[i];
     if (IsUnended(info.state)) ++unended;
     tokens_done_total += double(info.tokens_done);
@@ -279,6 +281,7 @@ CoordinatorMetrics::SweepSeries& CoordinatorMetrics::TrackSweep(
   double flops_planned = 0;
   for (const v1::Trial& trial : trials) {
     sweep.SetTrial(trial);
+    sweep_of_trial_[trial.spec().trial_id()] = sweep_id;
     planned += double(trial.spec().tokens());
     flops_planned += sweeps::TrialCost(trial.spec());
   }
@@ -380,11 +383,24 @@ void CoordinatorMetrics::OnTrialWritten(const v1::Trial& trial, v1::TrialState p
   UpdateSweepCounts(*sweep);
 }
 
-void CoordinatorMetrics::OnMetricStored(const v1::TrialSpec& spec, const v1::MetricPoint& point) {
+void CoordinatorMetrics::OnMetricStored(const v1::MetricPoint& point) {
   std::lock_guard lock(mu_);
-  SweepSeries* sweep = FindSweep(spec.sweep_id());
+  const auto of_trial = sweep_of_trial_.find(point.trial_id());
+  if (of_trial == sweep_of_trial_.end()) return;
+  SweepSeries* sweep = FindSweep(of_trial->second);
   if (sweep == nullptr) return;
-  TrialSeries& t = SeriesOf(*sweep, spec);
+  // Only the live attempt's points: one may be reported after its attempt
+  // ended (the scheduler does not order points with endings), and must not
+  // overwrite the ending's figures.
+  const auto info = sweep->trials.find(point.trial_id());
+  if (info == sweep->trials.end() || info->second.attempt != point.attempt() ||
+      (info->second.state != v1::TRIAL_STATE_LEASED &&
+       info->second.state != v1::TRIAL_STATE_RUNNING)) {
+    return;
+  }
+  const auto series = sweep->trial_series.find(point.trial_id());
+  if (series == sweep->trial_series.end()) return;  // made when the lease was reported
+  TrialSeries& t = series->second;
   TrialGauge(trial_tokens_, t.tokens, t).Set(double(point.tokens()));
   TrialGauge(trial_flops_, t.flops, t).Set(point.flops());
   if (point.has_train_loss() && std::isfinite(point.train_loss())) {
@@ -496,6 +512,7 @@ void CoordinatorMetrics::RemoveSweep(SweepSeries& sweep) {
     retries_.Remove(sweep.retries);
     divergences_.Remove(sweep.divergences);
   }
+  for (const auto& [id, info] : sweep.trials) sweep_of_trial_.erase(id);
   for (auto& [id, t] : sweep.trial_series) {
     const std::pair<Family<Gauge>*, Gauge*> gauges[] = {
         {&trial_train_loss_, t.train_loss},

@@ -109,7 +109,7 @@ class CoordinatorMetrics final : public CoordinatorObserver {
   void OnSweepSubmitted(const std::string& sweep_id,
                         const std::vector<v1::TrialSpec>& trials) override;
   void OnTrialWritten(const v1::Trial& trial, v1::TrialState previous) override;
-  void OnMetricStored(const v1::TrialSpec& trial, const v1::MetricPoint& point) override;
+  void OnMetricStored(const v1::MetricPoint& point) override;
   void OnLeaseExpired(const v1::Trial& trial) override;
   void OnWorkerContact(const std::string& worker_id) override;
   void OnFit(const std::string& sweep_id, const v1::FitResult& fit) override;
@@ -175,6 +175,7 @@ class CoordinatorMetrics final : public CoordinatorObserver {
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<SweepSeries>> sweeps_;
+  std::map<std::string, std::string> sweep_of_trial_;  // of the tracked sweeps' trials
   struct WorkerSeries {
     std::chrono::system_clock::time_point last_contact;
     prometheus::Gauge* heartbeat_age = nullptr;

@@ -57,14 +57,39 @@ TEST_F(CoordinatorMetricsTest, CountsStatesRetriesAndDivergences) {
               HasSubstr("scalelaw_trial_attempt{size=\"1e+05\",sweep=\"s-1\",trial=\"s-1-t0\"} 2"));
 }
 
-TEST_F(CoordinatorMetricsTest, FinishedSweepSeriesGoAfterRetention) {
+TEST_F(CoordinatorMetricsTest, APointCountsOnlyForTheLiveAttempt) {
   const v1::TrialSpec a = Spec("s-1", "s-1-t0");
   metrics_.OnSweepSubmitted("s-1", {a});
   v1::MetricPoint point;
+  point.set_trial_id("s-1-t0");
+  point.set_attempt(2);
+  point.set_train_loss(3.5);
+  metrics_.OnTrialWritten(TrialIn(a, v1::TRIAL_STATE_LEASED, 1), v1::TRIAL_STATE_PENDING);
+  metrics_.OnMetricStored(point);  // not the live attempt's
+  EXPECT_THAT(metrics_.Scrape(), Not(HasSubstr("scalelaw_trial_train_loss{")));
+  point.set_attempt(1);
+  metrics_.OnMetricStored(point);
+  EXPECT_THAT(metrics_.Scrape(), HasSubstr("scalelaw_trial_train_loss{size=\"1e+05\",sweep="
+                                           "\"s-1\",trial=\"s-1-t0\"} 3.5"));
+  // Reported after its attempt ended: the ending's figures stand.
+  metrics_.OnTrialWritten(TrialIn(a, v1::TRIAL_STATE_FAILED, 1), v1::TRIAL_STATE_RUNNING);
+  point.set_train_loss(9.0);
+  metrics_.OnMetricStored(point);
+  EXPECT_THAT(metrics_.Scrape(), HasSubstr("scalelaw_trial_train_loss{size=\"1e+05\",sweep="
+                                           "\"s-1\",trial=\"s-1-t0\"} 3.5"));
+}
+
+TEST_F(CoordinatorMetricsTest, FinishedSweepSeriesGoAfterRetention) {
+  const v1::TrialSpec a = Spec("s-1", "s-1-t0");
+  metrics_.OnSweepSubmitted("s-1", {a});
+  metrics_.OnTrialWritten(TrialIn(a, v1::TRIAL_STATE_LEASED, 1), v1::TRIAL_STATE_PENDING);
+  v1::MetricPoint point;
+  point.set_trial_id("s-1-t0");
+  point.set_attempt(1);
   point.set_tokens(500);
   point.set_train_loss(3.5);
   point.set_tokens_per_second(100);
-  metrics_.OnMetricStored(a, point);
+  metrics_.OnMetricStored(point);
   EXPECT_THAT(metrics_.Scrape(), HasSubstr("scalelaw_trial_flops_per_second{size=\"1e+05\",sweep="
                                            "\"s-1\",trial=\"s-1-t0\"} 60000000"));
   metrics_.OnTrialWritten(TrialIn(a, v1::TRIAL_STATE_SUCCEEDED, 1), v1::TRIAL_STATE_RUNNING);

@@ -19,16 +19,37 @@ namespace {
 
 // The columns ReadTrial reads, in its order; `table` qualifies them for a join.
 // One list, so a query can never read fewer columns than ReadTrial expects.
+//
+// A live attempt's progress (tokens done, latest losses) is read from its
+// newest metric points rather than written into its trial's row with every
+// point: that write dirtied one `trials` page per trial in every batch. The
+// columns hold what heartbeats and endings wrote, and serve the ended trials
+// and a live attempt without points yet.
 std::string TrialColumns(const std::string& table = "") {
-  static constexpr const char* kNames[] = {
-      "spec",         "state",       "attempt",           "worker_id",
-      "lease_deadline_ms", "result", "reason",            "tokens_done",
-      "latest_train_loss", "latest_val_loss", "resumed_after_attempt"};
-  std::string columns;
-  for (const char* name : kNames) {
-    absl::StrAppend(&columns, columns.empty() ? "" : ", ", table, table.empty() ? "" : ".", name);
+  const std::string t = table.empty() ? "trials" : table;
+  const std::string live = absl::StrCat(t, ".state IN (", v1::TRIAL_STATE_LEASED, ", ",
+                                        v1::TRIAL_STATE_RUNNING, ")");
+  const std::string of_attempt = absl::StrCat(" FROM metric_points m WHERE m.trial_id = ", t,
+                                              ".trial_id AND m.attempt = ", t, ".attempt");
+  const auto newest = [&](const std::string& column) {
+    return absl::StrCat("CASE WHEN ", live, " THEN COALESCE((SELECT m.", column, of_attempt,
+                        " AND m.", column, " IS NOT NULL ORDER BY m.seq DESC LIMIT 1), ", t, ".",
+                        column == "train_loss" ? "latest_train_loss" : "latest_val_loss",
+                        ") ELSE ", t, ".",
+                        column == "train_loss" ? "latest_train_loss" : "latest_val_loss", " END");
+  };
+  const std::string tokens_done =
+      absl::StrCat("CASE WHEN ", live, " THEN MAX(", t, ".tokens_done, COALESCE((SELECT m.tokens",
+                   of_attempt, " ORDER BY m.seq DESC LIMIT 1), 0)) ELSE ", t, ".tokens_done END");
+  const std::string columns[] = {"spec",   "state",  "attempt",    "worker_id",
+                                 "lease_deadline_ms", "result", "reason"};
+  std::string out;
+  for (const std::string& name : columns) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", t, ".", name);
   }
-  return columns;
+  absl::StrAppend(&out, ", ", tokens_done, ", ", newest("train_loss"), ", ", newest("val_loss"),
+                  ", ", t, ".resumed_after_attempt");
+  return out;
 }
 
 constexpr char kSweepColumns[] = "sweep_id, name, spec, spec_yaml, created_ms, cancelled";
@@ -178,6 +199,23 @@ absl::StatusOr<std::unique_ptr<Store>> Store::OpenDb(const std::string& path) {
   mode_stmt.reset();
   SCALELAW_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
   return std::unique_ptr<Store>(new Store(std::move(db)));
+}
+
+void Store::set_wal_commit_hook(std::function<void(int)> on_commit) {
+  std::lock_guard lock(mu_);
+  wal_commit_hook_ = std::move(on_commit);
+  if (!wal_commit_hook_) {
+    sqlite3_wal_autocheckpoint(db_->handle(), 1000);  // SQLite's default hook
+    return;
+  }
+  // Replaces the automatic checkpoint, which is itself a WAL hook.
+  sqlite3_wal_hook(
+      db_->handle(),
+      [](void* self, sqlite3*, const char*, int pages) {
+        static_cast<Store*>(self)->wal_commit_hook_(pages);
+        return SQLITE_OK;
+      },
+      this);
 }
 
 Store::~Store() {
@@ -669,13 +707,14 @@ absl::StatusOr<bool> Store::InsertMetricRow(const v1::MetricPoint& point) {
       .Bind(3, static_cast<int64_t>(point.seq()))
       .Bind(4, static_cast<int64_t>(point.step()))
       .Bind(5, static_cast<int64_t>(point.tokens()));
+  // NULL means "no such loss in this point"; a NaN loss is the TEXT 'NaN'.
   if (point.has_train_loss()) {
-    stmt->Bind(6, point.train_loss());
+    BindLoss(*stmt, 6, point.train_loss());
   } else {
     stmt->BindNull(6);
   }
   if (point.has_val_loss()) {
-    stmt->Bind(7, point.val_loss());
+    BindLoss(*stmt, 7, point.val_loss());
   } else {
     stmt->BindNull(7);
   }
@@ -684,15 +723,14 @@ absl::StatusOr<bool> Store::InsertMetricRow(const v1::MetricPoint& point) {
   return sqlite3_changes(db_->handle()) == 1;
 }
 
-absl::StatusOr<std::vector<absl::StatusOr<bool>>> Store::AppendMetrics(
-    const std::vector<v1::MetricPoint>& points) {
+absl::StatusOr<AppendedMetrics> Store::AppendMetrics(const std::vector<v1::MetricPoint>& points) {
   std::lock_guard lock(mu_);
-  std::vector<absl::StatusOr<bool>> results;
-  results.reserve(points.size());
+  AppendedMetrics appended;
+  appended.points.reserve(points.size());
   SCALELAW_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
     for (const v1::MetricPoint& point : points) {
       SCALELAW_RETURN_IF_ERROR(db_->Exec("SAVEPOINT point"));
-      absl::StatusOr<bool> stored = AppendMetricInBatch(point);
+      absl::StatusOr<bool> stored = AppendMetricInBatch(point, &appended.started);
       if (stored.ok()) {
         SCALELAW_RETURN_IF_ERROR(db_->Exec("RELEASE point"));
       } else {
@@ -701,45 +739,45 @@ absl::StatusOr<std::vector<absl::StatusOr<bool>>> Store::AppendMetrics(
         if (sqlite3_get_autocommit(db_->handle())) return stored.status();
         SCALELAW_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO point; RELEASE point"));
       }
-      results.push_back(std::move(stored));
+      appended.points.push_back(std::move(stored));
     }
     return absl::OkStatus();
   }));
-  return results;
+  return appended;
 }
 
-absl::StatusOr<bool> Store::AppendMetricInBatch(const v1::MetricPoint& point) {
-  SCALELAW_ASSIGN_OR_RETURN(bool inserted, InsertMetricRow(point));
-  if (!inserted) return false;
-  // Targeted, not a whole-trial snapshot: the scheduler may have changed the
-  // trial's state since it checked this point, and that change must stand.
+absl::StatusOr<bool> Store::AppendMetricInBatch(const v1::MetricPoint& point,
+                                                std::vector<std::string>* started) {
+  // Read, not written: whether this attempt still holds the live lease. The
+  // scheduler may have ended or requeued it since it checked the stream's
+  // first point, and that change must stand.
   SCALELAW_ASSIGN_OR_RETURN(
-      auto stmt,
-      Statement("UPDATE trials SET state = ?, tokens_done = MAX(tokens_done, ?), "
-                "latest_train_loss = COALESCE(?, latest_train_loss), "
-                "latest_val_loss = COALESCE(?, latest_val_loss) "
-                "WHERE trial_id = ? AND attempt = ? AND state IN (?, ?)"));
-  stmt->Bind(1, int64_t{kRunning}).Bind(2, static_cast<int64_t>(point.tokens()));
-  if (point.has_train_loss()) {
-    BindLoss(*stmt, 3, point.train_loss());
-  } else {
-    stmt->BindNull(3);
-  }
-  if (point.has_val_loss()) {
-    BindLoss(*stmt, 4, point.val_loss());
-  } else {
-    stmt->BindNull(4);
-  }
-  stmt->Bind(5, point.trial_id())
-      .Bind(6, int64_t{point.attempt()})
-      .Bind(7, int64_t{kLeased})
-      .Bind(8, int64_t{kRunning});
-  SCALELAW_RETURN_IF_ERROR(stmt->Run());
-  if (sqlite3_changes(db_->handle()) != 1) {
+      auto live, Statement("SELECT state FROM trials WHERE trial_id = ? AND attempt = ? AND "
+                           "state IN (?, ?)"));
+  live->Bind(1, point.trial_id())
+      .Bind(2, int64_t{point.attempt()})
+      .Bind(3, int64_t{kLeased})
+      .Bind(4, int64_t{kRunning});
+  SCALELAW_ASSIGN_OR_RETURN(bool holds, live->Step());
+  if (!holds) {
     return absl::FailedPreconditionError(
         absl::StrCat("trial ", limits::Echo(point.trial_id()), ": attempt ", point.attempt(),
                      " no longer holds the lease (the trial was ended or requeued)"));
   }
+  const bool leased = live->ColumnInt(0) == kLeased;
+  live->Reset();
+  SCALELAW_ASSIGN_OR_RETURN(bool inserted, InsertMetricRow(point));
+  if (!inserted || !leased) return inserted;
+  // The attempt's first point: LEASED -> RUNNING, the one write to its row.
+  SCALELAW_ASSIGN_OR_RETURN(
+      auto run, Statement("UPDATE trials SET state = ? WHERE trial_id = ? AND attempt = ? AND "
+                          "state = ?"));
+  run->Bind(1, int64_t{kRunning})
+      .Bind(2, point.trial_id())
+      .Bind(3, int64_t{point.attempt()})
+      .Bind(4, int64_t{kLeased});
+  SCALELAW_RETURN_IF_ERROR(run->Run());
+  started->push_back(point.trial_id());
   return true;
 }
 

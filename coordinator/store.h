@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,6 +67,15 @@ struct TrialWrite {
   std::optional<AttemptRecord> attempt;
 };
 
+// What Store::AppendMetrics did with a batch of points.
+struct AppendedMetrics {
+  // Per point, in order: true when stored, false for a resend already held,
+  // or why it alone was not stored.
+  std::vector<absl::StatusOr<bool>> points;
+  // Trials whose attempt the batch moved LEASED -> RUNNING (its first point).
+  std::vector<std::string> started;
+};
+
 // A job a cluster launcher submitted for a sweep.
 struct SweepJob {
   std::string sweep_id;
@@ -77,7 +87,7 @@ struct SweepJob {
 class Store {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // Opens or creates the store at `path`, migrating an older schema. A newer
   // schema is refused.
@@ -165,15 +175,14 @@ class Store {
   // own SAVEPOINT and its own result, in order: true when stored, false for
   // a resend already held (nothing changes then), or the point's error (it
   // alone is not stored), e.g. FAILED_PRECONDITION when its attempt no
-  // longer holds the live lease. A stored point updates only its trial's
-  // metric fields (latest losses when the point has them, tokens_done =
-  // max(tokens_done, point.tokens), LEASED -> RUNNING) and only while that
-  // attempt is LEASED or RUNNING, so a state change committed meanwhile
-  // (completion, failure, expiry) is never overwritten. When the batch
-  // itself fails (BEGIN or COMMIT, e.g. RESOURCE_EXHAUSTED for a full disk)
-  // the error comes back and none of the points is stored.
-  absl::StatusOr<std::vector<absl::StatusOr<bool>>> AppendMetrics(
-      const std::vector<v1::MetricPoint>& points);
+  // longer holds the live lease. A point is stored only while its attempt
+  // is LEASED or RUNNING, so a state change committed meanwhile (completion,
+  // failure, expiry) is never overwritten; the attempt's first point moves
+  // it LEASED -> RUNNING, and is the only one that writes the trial's row
+  // (its progress is read from the points: GetTrial). When the batch itself
+  // fails (BEGIN or COMMIT, e.g. RESOURCE_EXHAUSTED for a full disk) the
+  // error comes back and none of the points is stored.
+  absl::StatusOr<AppendedMetrics> AppendMetrics(const std::vector<v1::MetricPoint>& points);
   // The points of one attempt, by sequence number.
   absl::StatusOr<std::vector<v1::MetricPoint>> ListMetrics(const std::string& trial_id,
                                                            uint32_t attempt);
@@ -189,6 +198,13 @@ class Store {
                             int64_t now_ms);
   absl::StatusOr<bool> WorkerExists(const std::string& worker_id);
   absl::StatusOr<int64_t> CountWorkers();
+
+  // Hands the WAL's checkpoints to the caller (coordinator/wal_checkpointer.h):
+  // SQLite's automatic checkpoint, which runs inside a commit, is turned off,
+  // and `on_commit` is told the WAL's size in pages after every commit, on
+  // the committing thread with the store's lock held, so it must be quick.
+  // An empty function gives the automatic checkpoints back.
+  void set_wal_commit_hook(std::function<void(int wal_pages)> on_commit);
 
   // Told the duration of every committed write transaction. Not owned; may be
   // null. Set it before the store is shared between threads.
@@ -207,8 +223,10 @@ class Store {
   absl::Status WriteTrial(const TrialWrite& write);
   // INSERT OR IGNORE of one point's row: false when it was held already.
   absl::StatusOr<bool> InsertMetricRow(const v1::MetricPoint& point);
-  // One point of AppendMetrics, inside the batch's transaction.
-  absl::StatusOr<bool> AppendMetricInBatch(const v1::MetricPoint& point);
+  // One point of AppendMetrics, inside the batch's transaction; adds its
+  // trial to `started` when the point moved it LEASED -> RUNNING.
+  absl::StatusOr<bool> AppendMetricInBatch(const v1::MetricPoint& point,
+                                           std::vector<std::string>* started);
   absl::Status SetCancelled(const std::string& sweep_id, bool cancelled,
                             const std::vector<TrialWrite>& writes);
   absl::StatusOr<std::vector<v1::Trial>> QueryTrials(const std::string& sql,
@@ -216,6 +234,7 @@ class Store {
 
   std::recursive_mutex mu_;  // recursive: Hold() and the methods it spans
   CoordinatorObserver* observer_ = nullptr;
+  std::function<void(int)> wal_commit_hook_;
   std::unique_ptr<SqliteDb> db_;
   std::map<std::string, std::unique_ptr<SqliteStatement>, std::less<>> statements_;
 };

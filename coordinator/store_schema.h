@@ -125,8 +125,21 @@ inline constexpr char kSchemaV5[] = R"sql(
 ALTER TABLE attempts ADD COLUMN lease_token TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Schema version 6 (issue 20): a live attempt's progress is read from its
+// newest points instead of being written into its trial's row with each
+// point (Store::GetTrial). The newest train loss is almost always the last
+// point's; this index finds the newest validation loss, which evaluations
+// leave many points apart, in one seek (it covers val_loss: without it the
+// planner prefers the primary key and walks back point by point). A NaN
+// loss in metric_points is the TEXT 'NaN' too (NULL there means the point
+// has no such loss).
+inline constexpr char kSchemaV6[] = R"sql(
+CREATE INDEX metric_points_with_val_loss ON metric_points (trial_id, attempt, seq, val_loss)
+WHERE val_loss IS NOT NULL;
+)sql";
+
 // The migrations in order: entry i takes a store from version i to i + 1.
 inline constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                              kSchemaV5};
+                                              kSchemaV5, kSchemaV6};
 
 }  // namespace scalelaw::coordinator

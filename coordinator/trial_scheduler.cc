@@ -263,38 +263,31 @@ absl::Status TrialScheduler::CheckMetric(const v1::MetricPoint& point) {
 
 absl::StatusOr<MetricWrite> TrialScheduler::RecordMetric(const v1::MetricPoint& point) {
   SCALELAW_RETURN_IF_ERROR(CheckMetric(point));
-  SCALELAW_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<bool>> results,
-                            store_->AppendMetrics({point}));
-  SCALELAW_ASSIGN_OR_RETURN(bool inserted, std::move(results.front()));
+  SCALELAW_ASSIGN_OR_RETURN(AppendedMetrics appended, store_->AppendMetrics({point}));
+  SCALELAW_ASSIGN_OR_RETURN(bool inserted, std::move(appended.points.front()));
   if (!inserted) return MetricWrite::kDuplicate;
-  ReportStoredMetrics({point});
+  ReportStoredMetrics({point}, appended.started);
   return MetricWrite::kStored;
 }
 
-void TrialScheduler::ReportStoredMetrics(const std::vector<v1::MetricPoint>& points) {
-  std::lock_guard lock(mu_);
-  // Each trial as it is now, read under the lock: every other change to it
-  // is committed and reported under this lock too, so the observer never
-  // sees an older state after a newer one. A trial ended since its points
-  // were stored has been reported by whoever ended it, from a read that
-  // came after these points' commit.
-  std::map<std::string, std::optional<v1::Trial>, std::less<>> live;
-  for (const v1::MetricPoint& point : points) {
-    auto [it, first] = live.try_emplace(point.trial_id());
-    if (first) {
-      absl::StatusOr<v1::Trial> trial = store_->GetTrial(point.trial_id());
+void TrialScheduler::ReportStoredMetrics(const std::vector<v1::MetricPoint>& points,
+                                         const std::vector<std::string>& started) {
+  if (!started.empty()) {
+    // Each started trial as it is now, read under the lock: every other
+    // change to it is committed and reported under this lock too, so the
+    // observer never sees an older state after a newer one. A trial ended
+    // since has been reported by whoever ended it.
+    std::lock_guard lock(mu_);
+    for (const std::string& trial_id : started) {
+      absl::StatusOr<v1::Trial> trial = store_->GetTrial(trial_id);
       if (trial.ok() && IsLive(trial->state())) {
-        it->second = *std::move(trial);
-        // `previous` is not known here (a heartbeat may have moved the trial
-        // meanwhile); observers look at it only for transitions points never
-        // make (PENDING -> LEASED, -> DIVERGED).
-        observer_->OnTrialWritten(*it->second, it->second->state());
+        observer_->OnTrialWritten(*trial, v1::TRIAL_STATE_LEASED);
       }
     }
-    if (it->second && it->second->attempt() == point.attempt()) {
-      observer_->OnMetricStored(it->second->spec(), point);
-    }
   }
+  // Points change no trial's state, so they need neither the lock nor a
+  // read: the observer keeps a point only for a live attempt it knows.
+  for (const v1::MetricPoint& point : points) observer_->OnMetricStored(point);
 }
 
 absl::StatusOr<bool> TrialScheduler::CompleteTrial(const v1::CompleteTrialRequest& request) {

@@ -102,8 +102,8 @@ class TrialScheduler {
 
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
 
-  // Stores a point of the trial's current attempt (a resend is kDuplicate) and
-  // updates the trial's latest losses and tokens. FAILED_PRECONDITION for a
+  // Stores a point of the trial's current attempt (a resend is kDuplicate);
+  // the trial's latest losses and tokens are read from its points. FAILED_PRECONDITION for a
   // point of an attempt that does not hold the live lease (requeued, ended).
   // CheckMetric, Store::AppendMetrics and ReportStoredMetrics in turn: the
   // path of one point; streams take it in batches (metric_writer.h).
@@ -113,10 +113,12 @@ class TrialScheduler {
   // (PERMISSION_DENIED) and that attempt holds the live lease
   // (FAILED_PRECONDITION). The store checks liveness again at the write.
   absl::Status CheckMetric(const v1::MetricPoint& point);
-  // Tells the observer of points the store has just committed
-  // (OnTrialWritten with each live trial as it is now, OnMetricStored per
-  // point), under the lock so the observer sees changes in commit order.
-  void ReportStoredMetrics(const std::vector<v1::MetricPoint>& points);
+  // Tells the observer of points the store has just committed: OnTrialWritten
+  // for each trial they moved LEASED -> RUNNING (`started`), as it is now and
+  // under the lock, so the observer sees state changes in commit order; then
+  // OnMetricStored per point.
+  void ReportStoredMetrics(const std::vector<v1::MetricPoint>& points,
+                           const std::vector<std::string>& started);
 
   // True when accepted. A resent completion of the same attempt is accepted
   // again without change.
