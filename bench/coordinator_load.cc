@@ -279,6 +279,23 @@ absl::StatusOr<StoreCount> CountStore(const std::filesystem::path& db,
   return count;
 }
 
+// The simulated workers and the timers that pace them. Whatever way the run
+// ends, the workers are stopped and joined while the timers still run (a
+// stopping stream half-closes at its next tick), and the timers stop before
+// the workers go (a pending timer names its worker).
+struct Fleet {
+  bench::LoadTimers timers;
+  std::vector<std::unique_ptr<bench::LoadWorker>> workers;
+
+  void Clear() {
+    for (auto& worker : workers) worker->Stop();
+    for (auto& worker : workers) worker->Join();
+    timers.Shutdown();
+    workers.clear();
+  }
+  ~Fleet() { Clear(); }
+};
+
 // The workers' results, merged.
 struct Totals {
   // Each worker's first LeaseTrial apart: all N workers make it in the same
@@ -382,10 +399,11 @@ absl::StatusOr<Measurement> Run(const Flags& flags, const std::filesystem::path&
   worker_options.points_per_second = flags.points_per_second;
   worker_options.window = flags.window;
   worker_options.points_per_trial = flags.points_per_trial;
-  std::vector<std::unique_ptr<bench::LoadWorker>> workers;
+  Fleet fleet;
+  std::vector<std::unique_ptr<bench::LoadWorker>>& workers = fleet.workers;
   const Clock::time_point register_start = Clock::now();
   for (int i = 0; i < flags.workers; ++i) {
-    workers.push_back(std::make_unique<bench::LoadWorker>(worker_options));
+    workers.push_back(std::make_unique<bench::LoadWorker>(worker_options, &fleet.timers));
     SCALELAW_RETURN_IF_ERROR(workers.back()->Register());
   }
   m.register_seconds = SecondsSince(register_start);
@@ -414,7 +432,7 @@ absl::StatusOr<Measurement> Run(const Flags& flags, const std::filesystem::path&
   // Drain the workers, stop the coordinator, then read the store it left.
   for (auto& worker : workers) worker->Join();
   m.totals = Merge(workers);
-  workers.clear();
+  fleet.Clear();
   if (absl::Status stopped = coordinator->Stop(); !stopped.ok()) {
     m.coordinator_stop = std::string(stopped.message());
   }

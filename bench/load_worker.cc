@@ -71,9 +71,203 @@ v1::TrialResult MakeResult(const v1::TrialSpec& trial, int points_per_trial, dou
   return result;
 }
 
+template <typename Request, typename Response>
+struct UnaryCall {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+  Clock::time_point start = Clock::now();
+};
+
 }  // namespace
 
-LoadWorker::LoadWorker(LoadWorkerOptions options) : options_(std::move(options)) {
+// One attempt's StreamMetrics: writes the points at the worker's pace, at
+// most `window` unacknowledged, reads the acks, half-closes after the last
+// point (or at Stop) and tells the worker how the stream ended. Its state is
+// guarded by the worker's mutex; gRPC calls are made without it held, since
+// a reaction may run on the calling thread. Shared with its timers, so a
+// timer that fires after the stream ended finds it still there.
+class LoadWorker::AttemptStream
+    : public grpc::ClientBidiReactor<v1::MetricPoint, v1::MetricAck>,
+      public std::enable_shared_from_this<AttemptStream> {
+ public:
+  AttemptStream(LoadWorker* worker, v1::LeaseTrialResponse lease, int points)
+      : worker_(worker),
+        lease_(std::move(lease)),
+        points_(points),
+        period_(std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(1.0 / worker->options_.points_per_second))),
+        sent_(points + 1) {}
+
+  void Begin() {
+    worker_->AddToken(&context_);
+    worker_->stub_->async()->StreamMetrics(&context_, this);
+    start_ = Clock::now();
+    next_ = start_;
+    StartRead(&ack_);
+    StartCall();
+    Action action;
+    {
+      std::lock_guard lock(worker_->mu_);
+      due_ = 1;  // the first point goes at once
+      action = Decide();
+    }
+    Act(action);
+    SchedulePace();
+  }
+
+ private:
+  enum class Action { kNone, kWrite, kWritesDone };
+
+  void SchedulePace() {
+    next_ += period_;
+    if (Clock::now() - next_ > kMaxLag) next_ = Clock::now();
+    worker_->timers_->At(next_, [self = shared_from_this()] { self->OnPace(); });
+  }
+
+  void OnPace() {
+    Action action;
+    {
+      std::lock_guard lock(worker_->mu_);
+      if (writes_done_ || broken_ || done_) return;
+      // A point held back by a full window waits; the ones after it do not
+      // pile up behind it (no burst to catch up).
+      due_ = std::min(due_ + 1, written_ + 1);
+      action = Decide();
+      SchedulePace();
+    }
+    Act(action);
+  }
+
+  // What to do next; worker_->mu_ held.
+  Action Decide() {
+    if (write_in_flight_ || writes_done_ || broken_) return Action::kNone;
+    const uint64_t window = static_cast<uint64_t>(worker_->options_.window);
+    if (!worker_->stop_ && written_ < static_cast<uint64_t>(points_) && due_ > written_ &&
+        written_ - acked_ < window) {
+      const uint64_t seq = ++written_;
+      sent_[seq] = Clock::now();
+      writing_ = MakePoint(lease_.trial(), lease_.attempt(), seq, points_, lease_.lease_token(),
+                           std::chrono::duration<double>(sent_[seq] - start_).count());
+      write_in_flight_ = true;
+      return Action::kWrite;
+    }
+    if (worker_->stop_ || written_ == static_cast<uint64_t>(points_)) {
+      writes_done_ = true;
+      return Action::kWritesDone;
+    }
+    return Action::kNone;
+  }
+
+  void Act(Action action) {
+    if (action == Action::kWrite) {
+      StartWrite(&writing_);
+    } else if (action == Action::kWritesDone) {
+      StartWritesDone();
+      // Drain: the coordinator acks what it holds and ends the stream.
+      worker_->timers_->At(Clock::now() + worker_->options_.drain_timeout,
+                           [self = shared_from_this()] { self->OnDrainTimeout(); });
+    }
+  }
+
+  void OnDrainTimeout() {
+    {
+      std::lock_guard lock(worker_->mu_);
+      if (done_) return;
+      drain_timed_out_ = true;
+    }
+    context_.TryCancel();
+  }
+
+  void OnWriteDone(bool ok) override {
+    Action action;
+    {
+      std::lock_guard lock(worker_->mu_);
+      write_in_flight_ = false;
+      if (ok) {
+        ++worker_->results_.points_offered;
+        worker_->tokens_done_ = static_cast<uint64_t>(static_cast<double>(written_) / points_ *
+                                                      static_cast<double>(lease_.trial().tokens()));
+      } else {
+        --written_;  // never sent: the stream has ended, and OnDone says why
+        broken_ = true;
+      }
+      action = Decide();
+    }
+    Act(action);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the stream is over: OnDone follows
+    const Clock::time_point now = Clock::now();
+    Action action;
+    {
+      std::lock_guard lock(worker_->mu_);
+      LoadWorkerResults& results = worker_->results_;
+      if (ack_.trial_id() != lease_.trial().trial_id() || ack_.attempt() != lease_.attempt() ||
+          ack_.seq() != acked_ + 1 || ack_.seq() > written_) {
+        worker_->Error(absl::StrCat("unexpected ack ", ack_.trial_id(), "/", ack_.attempt(), "/",
+                                    ack_.seq(), " (expected seq ", acked_ + 1, " of ",
+                                    lease_.trial().trial_id(), ")"));
+      } else {
+        results.ack_ms.push_back(
+            std::chrono::duration<double, std::milli>(now - sent_[ack_.seq()]).count());
+        ++acked_;
+        ++results.points_acked;
+        if (!worker_->stop_) ++results.points_acked_timed;
+      }
+      action = Decide();
+    }
+    StartRead(&ack_);
+    Act(action);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    Ending ending;
+    {
+      std::lock_guard lock(worker_->mu_);
+      done_ = true;
+      if (acked_ < written_) {
+        worker_->Error(absl::StrCat(written_ - acked_, " of ", written_, " points of ",
+                                    lease_.trial().trial_id(), "/", lease_.attempt(),
+                                    " were never acknowledged",
+                                    drain_timed_out_ ? " (drain timed out)" : ""));
+      }
+      if (!status.ok() && !drain_timed_out_) {
+        worker_->Error("StreamMetrics: " + Describe(status));
+      }
+      worker_->results_.attempts.push_back(
+          AttemptAcks{lease_.trial().trial_id(), lease_.attempt(), acked_});
+      ending = Ending{lease_, points_, acked_,
+                      acked_ == static_cast<uint64_t>(points_) && status.ok(),
+                      std::chrono::duration<double>(Clock::now() - start_).count()};
+    }
+    worker_->OnStreamDone(std::move(ending));
+  }
+
+  LoadWorker* const worker_;
+  const v1::LeaseTrialResponse lease_;
+  const int points_;
+  const Clock::duration period_;
+  grpc::ClientContext context_;
+  v1::MetricAck ack_;  // the one read in flight fills it
+  Clock::time_point start_, next_;  // next_: the pace timer's only
+
+  // Guarded by worker_->mu_: points written and acknowledged (seq 1 ..
+  // written_ and 1 .. acked_), when each was written, and the point being
+  // written.
+  std::vector<Clock::time_point> sent_;
+  v1::MetricPoint writing_;
+  uint64_t due_ = 0, written_ = 0, acked_ = 0;
+  bool write_in_flight_ = false;
+  bool writes_done_ = false;
+  bool broken_ = false;
+  bool drain_timed_out_ = false;
+  bool done_ = false;
+};
+
+LoadWorker::LoadWorker(LoadWorkerOptions options, LoadTimers* timers)
+    : options_(std::move(options)), timers_(timers) {
   // A connection of its own, as a worker process would have: without a local
   // subchannel pool, every channel to one address shares one TCP connection.
   grpc::ChannelArguments args;
@@ -87,7 +281,8 @@ LoadWorker::~LoadWorker() {
   Join();
 }
 
-void LoadWorker::SetDeadline(grpc::ClientContext* context) const {
+void LoadWorker::Prepare(grpc::ClientContext* context) const {
+  AddToken(context);
   context->set_deadline(std::chrono::system_clock::now() + options_.rpc_deadline);
 }
 
@@ -96,7 +291,6 @@ void LoadWorker::AddToken(grpc::ClientContext* context) const {
 }
 
 void LoadWorker::Error(const std::string& what) {
-  std::lock_guard lock(errors_mu_);
   ++results_.errors;
   if (results_.error_samples.size() < kErrorSamples) {
     results_.error_samples.push_back(absl::StrCat(worker_id_, ": ", what));
@@ -111,8 +305,7 @@ absl::Status LoadWorker::Register() {
   request.set_threads(1);
   request.set_launcher_tag("bench/coordinator_load");
   grpc::ClientContext context;
-  AddToken(&context);
-  SetDeadline(&context);
+  Prepare(&context);
   context.set_wait_for_ready(true);
   v1::RegisterWorkerResponse response;
   const grpc::Status status = stub_->RegisterWorker(&context, request, &response);
@@ -125,261 +318,228 @@ absl::Status LoadWorker::Register() {
 }
 
 void LoadWorker::Start() {
-  driver_ = std::thread([this] { Drive(); });
-  heartbeat_thread_ = std::thread([this] { Heartbeats(); });
+  {
+    std::lock_guard lock(mu_);
+    started_ = true;
+    // Workers start together; each worker's phase keeps their heartbeats
+    // from arriving in one burst every interval.
+    next_heartbeat_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                         heartbeat_interval_ * Phase());
+    timers_->At(next_heartbeat_, [this] { Heartbeat(); });
+  }
+  LeaseNext();
 }
 
 void LoadWorker::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_.store(true);
-  }
-  cv_.notify_all();
-  heartbeat_cv_.notify_all();
+  std::lock_guard lock(mu_);
+  stop_ = true;  // the stream half-closes at its next pace tick
+  if (!started_) finished_ = true;
 }
 
 void LoadWorker::Join() {
-  if (driver_.joinable()) driver_.join();
-  {
-    std::lock_guard lock(mu_);
-    heartbeats_done_ = true;
-  }
-  heartbeat_cv_.notify_all();
-  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [this] { return finished_ && calls_in_flight_ == 0; });
 }
 
-void LoadWorker::Drive() {
-  while (!Stopped()) {
-    v1::LeaseTrialRequest request;
-    request.set_worker_id(worker_id_);
-    request.set_sweep_id(options_.sweep_id);
-    grpc::ClientContext context;
-    AddToken(&context);
-    SetDeadline(&context);
-    v1::LeaseTrialResponse lease;
-    const Clock::time_point start = Clock::now();
-    const grpc::Status status = stub_->LeaseTrial(&context, request, &lease);
-    results_.lease_ms.push_back(MsSince(start));
+void LoadWorker::Finish() {
+  finished_ = true;
+  done_cv_.notify_all();
+}
+
+void LoadWorker::LeaseNext() {
+  auto call = std::make_shared<UnaryCall<v1::LeaseTrialRequest, v1::LeaseTrialResponse>>();
+  call->request.set_worker_id(worker_id_);
+  call->request.set_sweep_id(options_.sweep_id);
+  Prepare(&call->context);
+  {
+    std::lock_guard lock(mu_);
+    ++calls_in_flight_;
+  }
+  stub_->async()->LeaseTrial(&call->context, &call->request, &call->response,
+                             [this, call](grpc::Status status) {
+                               OnLeased(call->response, status, MsSince(call->start));
+                             });
+}
+
+void LoadWorker::OnLeased(const v1::LeaseTrialResponse& lease, const grpc::Status& status,
+                          double ms) {
+  std::shared_ptr<AttemptStream> stream;
+  {
+    std::lock_guard lock(mu_);
+    --calls_in_flight_;
+    results_.lease_ms.push_back(ms);
+    std::chrono::milliseconds retry{1000};
     if (!status.ok()) {
       Error("LeaseTrial: " + Describe(status));
     } else if (lease.granted()) {
       // A coordinator from before lease tokens grants none; its leases are
       // counted, and the empty token is sent back.
       if (lease.lease_token().empty()) ++results_.leases_without_token;
-      RunAttempt(lease);
-      continue;
+      // Workers start together; if every first trial were as long, all 256
+      // would end and lease again in the same millisecond, every trial, which
+      // no cluster does. A shorter first trial (by the worker's phase) spreads
+      // them.
+      const bool first_attempt = attempts_started_++ == 0;
+      const int points =
+          first_attempt
+              ? std::max(1, static_cast<int>(std::lround(Phase() * options_.points_per_trial)))
+              : options_.points_per_trial;
+      stream = std::make_shared<AttemptStream>(this, lease, points);
+      stream_ = stream;
+      lease_ = Lease{lease.trial().trial_id(), lease.attempt(), lease.lease_token()};
+      tokens_done_ = 0;
+      ++calls_in_flight_;  // until the attempt has ended
     } else if (lease.no_more_work()) {
       results_.starved = true;  // the sweep was sized too small: a bench problem, not an error
+      Finish();
+      return;
+    } else {
+      retry = std::chrono::milliseconds(lease.retry_after_ms());
+    }
+    if (!stream) {
+      if (stop_) {
+        Finish();
+        return;
+      }
+      ++calls_in_flight_;
+      timers_->At(Clock::now() + std::max(retry, std::chrono::milliseconds(10)), [this] {
+        bool lease = false;
+        {
+          std::lock_guard lock(mu_);
+          --calls_in_flight_;
+          if (stop_) {
+            Finish();
+          } else {
+            lease = true;
+          }
+        }
+        if (lease) LeaseNext();
+      });
       return;
     }
-    std::unique_lock lock(mu_);
-    const auto retry = std::chrono::milliseconds(status.ok() ? lease.retry_after_ms() : 1000);
-    cv_.wait_for(lock, std::max(retry, std::chrono::milliseconds(10)),
-                 [this] { return Stopped(); });
   }
+  // A lease granted after Stop is run all the same: the stream half-closes
+  // at once and the trial is given back.
+  stream->Begin();
 }
 
-void LoadWorker::RunAttempt(const v1::LeaseTrialResponse& lease) {
-  const v1::TrialSpec& trial = lease.trial();
-  const uint32_t attempt = lease.attempt();
-  // Workers start together; if every first trial were as long, all 256
-  // would end and lease again in the same millisecond, every trial, which no
-  // cluster does. A shorter first trial (by the worker's phase) spreads them.
-  const bool first_attempt = attempts_started_++ == 0;
-  const int points =
-      first_attempt
-          ? std::max(1, static_cast<int>(std::lround(Phase() * options_.points_per_trial)))
-          : options_.points_per_trial;
-  const Clock::time_point attempt_start = Clock::now();
+void LoadWorker::OnStreamDone(Ending ending) {
   {
     std::lock_guard lock(mu_);
-    heartbeat_lease_ = Lease{trial.trial_id(), attempt, lease.lease_token()};
-  }
-  tokens_done_.store(0);
-
-  grpc::ClientContext stream_context;
-  AddToken(&stream_context);
-  std::unique_ptr<grpc::ClientReaderWriter<v1::MetricPoint, v1::MetricAck>> stream =
-      stub_->StreamMetrics(&stream_context);
-
-  // The window, guarded by mu_: points written and acknowledged (seq 1 ..
-  // written and 1 .. acked), and when each was written.
-  std::vector<Clock::time_point> sent(points + 1);
-  uint64_t written = 0, acked = 0;
-  bool reader_done = false;
-  std::thread reader([&] {
-    v1::MetricAck ack;
-    while (stream->Read(&ack)) {
-      const Clock::time_point now = Clock::now();
-      std::lock_guard lock(mu_);
-      if (ack.trial_id() != trial.trial_id() || ack.attempt() != attempt ||
-          ack.seq() != acked + 1 || ack.seq() > written) {
-        Error(absl::StrCat("unexpected ack ", ack.trial_id(), "/", ack.attempt(), "/", ack.seq(),
-                           " (expected seq ", acked + 1, " of ", trial.trial_id(), ")"));
-        continue;
-      }
-      results_.ack_ms.push_back(
-          std::chrono::duration<double, std::milli>(now - sent[ack.seq()]).count());
-      ++acked;
-      ++results_.points_acked;
-      if (!Stopped()) ++results_.points_acked_timed;
-      if (driver_waits_for_acks_) cv_.notify_all();
+    lease_.reset();  // no heartbeat races the call that ends the lease
+    if (heartbeat_in_flight_) {
+      ending_after_heartbeat_ = std::move(ending);
+      return;
     }
-    std::lock_guard lock(mu_);
-    reader_done = true;
-    cv_.notify_all();
-  });
+  }
+  EndAttempt(ending);
+}
 
-  // Stream the points, paced, never more than `window` unacknowledged.
-  const auto period = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(1.0 / options_.points_per_second));
-  Clock::time_point next = Clock::now();
-  for (uint64_t seq = 1; seq <= static_cast<uint64_t>(points); ++seq) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next, [this] { return Stopped(); });
-      driver_waits_for_acks_ = true;
-      cv_.wait(lock, [&] {
-        return written - acked < static_cast<uint64_t>(options_.window) || reader_done || Stopped();
-      });
-      driver_waits_for_acks_ = false;
-      if (reader_done || Stopped()) break;
-      sent[seq] = Clock::now();
-      ++written;
-    }
-    const double wall = std::chrono::duration<double>(Clock::now() - attempt_start).count();
-    if (!stream->Write(MakePoint(trial, attempt, seq, points, lease.lease_token(), wall))) {
-      std::lock_guard lock(mu_);
-      --written;  // never sent: the stream has ended, and Finish says why
-      break;
-    }
-    ++results_.points_offered;
-    tokens_done_.store(static_cast<uint64_t>(static_cast<double>(seq) / points *
-                                             static_cast<double>(trial.tokens())));
-    next += period;
-    if (Clock::now() - next > kMaxLag) next = Clock::now();
-  }
-  stream->WritesDone();
-
-  // Drain: the coordinator acks what it has and ends the stream.
-  bool drained = false;
-  uint64_t sent_points = 0, acked_points = 0;
-  {
-    std::unique_lock lock(mu_);
-    driver_waits_for_acks_ = true;
-    drained = cv_.wait_for(lock, options_.drain_timeout, [&] { return reader_done; });
-    driver_waits_for_acks_ = false;
-    sent_points = written;
-  }
-  if (!drained) stream_context.TryCancel();
-  reader.join();
-  const grpc::Status stream_status = stream->Finish();
-  {
-    std::lock_guard lock(mu_);
-    acked_points = acked;
-  }
-  if (acked_points < sent_points) {
-    Error(absl::StrCat(sent_points - acked_points, " of ", sent_points, " points of ",
-                       trial.trial_id(), "/", attempt, " were never acknowledged",
-                       drained ? "" : " (drain timed out)"));
-  }
-  if (!stream_status.ok() && drained) Error("StreamMetrics: " + Describe(stream_status));
-  results_.attempts.push_back(AttemptAcks{trial.trial_id(), attempt, acked_points});
-  EndHeartbeats();
-
+void LoadWorker::EndAttempt(const Ending& ending) {
   // Complete a trial whose every point is durable; give back one cut short.
-  const double wall = std::chrono::duration<double>(Clock::now() - attempt_start).count();
-  grpc::ClientContext context;
-  AddToken(&context);
-  SetDeadline(&context);
-  if (acked_points == static_cast<uint64_t>(points) && stream_status.ok()) {
-    v1::CompleteTrialRequest request;
-    request.set_worker_id(worker_id_);
-    request.set_trial_id(trial.trial_id());
-    request.set_attempt(attempt);
-    *request.mutable_result() = MakeResult(trial, points, wall);
-    request.set_lease_token(lease.lease_token());
-    v1::CompleteTrialResponse response;
-    const grpc::Status status = stub_->CompleteTrial(&context, request, &response);
-    if (!status.ok()) {
-      Error("CompleteTrial: " + Describe(status));
-    } else if (!response.accepted()) {
-      Error("CompleteTrial: " + trial.trial_id() + " not accepted");
-    } else {
-      ++results_.trials_completed;
-    }
+  const v1::TrialSpec& trial = ending.lease.trial();
+  if (ending.complete) {
+    auto call = std::make_shared<UnaryCall<v1::CompleteTrialRequest, v1::CompleteTrialResponse>>();
+    call->request.set_worker_id(worker_id_);
+    call->request.set_trial_id(trial.trial_id());
+    call->request.set_attempt(ending.lease.attempt());
+    *call->request.mutable_result() = MakeResult(trial, ending.points, ending.wall_seconds);
+    call->request.set_lease_token(ending.lease.lease_token());
+    Prepare(&call->context);
+    stub_->async()->CompleteTrial(&call->context, &call->request, &call->response,
+                                  [this, call](grpc::Status status) {
+                                    OnEnded(call->response.accepted(), status, true,
+                                            call->request.trial_id());
+                                  });
     return;
   }
-  v1::FailTrialRequest request;
-  request.set_worker_id(worker_id_);
-  request.set_trial_id(trial.trial_id());
-  request.set_attempt(attempt);
-  request.set_reason(Stopped() ? "coordinator_load: timed phase over"
-                               : "coordinator_load: stream broke");
-  request.set_retriable(true);
-  request.set_preempted(Stopped());
-  request.set_lease_token(lease.lease_token());
-  v1::FailTrialResponse response;
-  const grpc::Status status = stub_->FailTrial(&context, request, &response);
-  if (!status.ok()) {
-    Error("FailTrial: " + Describe(status));
-  } else if (!response.accepted()) {
-    Error("FailTrial: " + trial.trial_id() + " not accepted");
-  } else if (Stopped()) {
-    ++results_.trials_given_back;
+  auto call = std::make_shared<UnaryCall<v1::FailTrialRequest, v1::FailTrialResponse>>();
+  call->request.set_worker_id(worker_id_);
+  call->request.set_trial_id(trial.trial_id());
+  call->request.set_attempt(ending.lease.attempt());
+  bool stopped = false;
+  {
+    std::lock_guard lock(mu_);
+    stopped = stop_;
   }
+  call->request.set_reason(stopped ? "coordinator_load: timed phase over"
+                                   : "coordinator_load: stream broke");
+  call->request.set_retriable(true);
+  call->request.set_preempted(stopped);
+  call->request.set_lease_token(ending.lease.lease_token());
+  Prepare(&call->context);
+  stub_->async()->FailTrial(&call->context, &call->request, &call->response,
+                            [this, call](grpc::Status status) {
+                              OnEnded(call->response.accepted(), status, false,
+                                      call->request.trial_id());
+                            });
 }
 
-void LoadWorker::EndHeartbeats() {
-  std::unique_lock lock(mu_);
-  heartbeat_cv_.wait(lock, [this] { return !heartbeat_in_flight_; });
-  heartbeat_lease_.reset();
+void LoadWorker::OnEnded(bool accepted, const grpc::Status& status, bool completed,
+                         const std::string& trial_id) {
+  bool lease = false;
+  {
+    std::lock_guard lock(mu_);
+    --calls_in_flight_;  // the attempt's, taken when it was leased
+    const char* call = completed ? "CompleteTrial: " : "FailTrial: ";
+    if (!status.ok()) {
+      Error(call + Describe(status));
+    } else if (!accepted) {
+      Error(absl::StrCat(call, trial_id, " not accepted"));
+    } else if (completed) {
+      ++results_.trials_completed;
+    } else if (stop_) {
+      ++results_.trials_given_back;
+    }
+    if (stop_) {
+      Finish();
+    } else {
+      lease = true;
+    }
+  }
+  if (lease) LeaseNext();
 }
 
 double LoadWorker::Phase() const {
   return static_cast<double>(std::hash<std::string>{}(worker_id_) % 1000) / 1000.0;
 }
 
-void LoadWorker::Heartbeats() {
-  // Workers start together; each worker's phase keeps their heartbeats from
-  // arriving in one burst every interval.
-  const auto interval = heartbeat_interval_;
-  Clock::time_point next =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(interval * Phase());
-  std::unique_lock lock(mu_);
-  while (true) {
-    heartbeat_cv_.wait_until(lock, next, [this] { return heartbeats_done_; });
-    if (heartbeats_done_) return;
-    if (Clock::now() < next) continue;
-    next = std::max(next + interval, Clock::now());
-    if (!heartbeat_lease_) continue;
-    const Lease lease = *heartbeat_lease_;
+void LoadWorker::Heartbeat() {
+  auto call = std::make_shared<UnaryCall<v1::HeartbeatRequest, v1::HeartbeatResponse>>();
+  {
+    std::lock_guard lock(mu_);
+    if (finished_) return;  // no more timers
+    next_heartbeat_ = std::max(next_heartbeat_ + heartbeat_interval_, Clock::now());
+    timers_->At(next_heartbeat_, [this] { Heartbeat(); });
+    if (!lease_ || heartbeat_in_flight_) return;
     heartbeat_in_flight_ = true;
-    lock.unlock();
-
-    v1::HeartbeatRequest request;
-    request.set_worker_id(worker_id_);
-    request.set_trial_id(lease.trial_id);
-    request.set_attempt(lease.attempt);
-    request.set_tokens_done(tokens_done_.load());
-    request.set_lease_token(lease.lease_token);
-    grpc::ClientContext context;
-    AddToken(&context);
-    SetDeadline(&context);
-    v1::HeartbeatResponse response;
-    const Clock::time_point start = Clock::now();
-    const grpc::Status status = stub_->Heartbeat(&context, request, &response);
-    results_.heartbeat_ms.push_back(MsSince(start));
-    if (!status.ok()) {
-      Error("Heartbeat: " + Describe(status));
-    } else if (!response.keep_going()) {
-      Error("Heartbeat: lease of " + lease.trial_id + " refused (keep_going false)");
-    }
-
-    lock.lock();
-    heartbeat_in_flight_ = false;
-    heartbeat_cv_.notify_all();
+    ++calls_in_flight_;
+    call->request.set_worker_id(worker_id_);
+    call->request.set_trial_id(lease_->trial_id);
+    call->request.set_attempt(lease_->attempt);
+    call->request.set_tokens_done(tokens_done_);
+    call->request.set_lease_token(lease_->lease_token);
   }
+  Prepare(&call->context);
+  stub_->async()->Heartbeat(
+      &call->context, &call->request, &call->response, [this, call](grpc::Status status) {
+        std::optional<Ending> ending;
+        {
+          std::lock_guard lock(mu_);
+          --calls_in_flight_;
+          heartbeat_in_flight_ = false;
+          results_.heartbeat_ms.push_back(MsSince(call->start));
+          if (!status.ok()) {
+            Error("Heartbeat: " + Describe(status));
+          } else if (!call->response.keep_going()) {
+            Error("Heartbeat: lease of " + call->request.trial_id() +
+                  " refused (keep_going false)");
+          }
+          ending.swap(ending_after_heartbeat_);
+          done_cv_.notify_all();
+        }
+        if (ending) EndAttempt(*ending);
+      });
 }
 
 }  // namespace scalelaw::bench
