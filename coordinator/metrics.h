@@ -13,7 +13,7 @@
 //   scalelaw_build_info{version}                          gauge, 1
 //   scalelaw_sweep_trials{sweep,state}                    gauge, every state
 //   scalelaw_sweep_tokens_planned{sweep}                  gauge, tokens
-//   scalelaw_sweep_tokens_done{sweep}                     gauge, tokens
+//   scalelaw_sweep_tokens_done{sweep}                     gauge, tokens (at heartbeats, endings)
 //   scalelaw_sweep_flops_{planned,done}{sweep}            gauge, FLOPs (sweeps::TrialCost)
 //   scalelaw_lease_expirations_total{sweep}               counter
 //   scalelaw_trial_retries_total{sweep}                   counter (attempt > 1 leased)
