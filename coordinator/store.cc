@@ -17,7 +17,7 @@
 namespace scalelaw::coordinator {
 namespace {
 
-// The columns ReadTrial reads, in its order; `table` qualifies them for a join.
+// The columns ReadTrial reads, in its order, qualified by the table's name `t`.
 // One list, so a query can never read fewer columns than ReadTrial expects.
 //
 // A live attempt's progress (tokens done, latest losses) is read from its
@@ -25,31 +25,36 @@ namespace {
 // point: that write dirtied one `trials` page per trial in every batch. The
 // columns hold what heartbeats and endings wrote, and serve the ended trials
 // and a live attempt without points yet.
-std::string TrialColumns(const std::string& table = "") {
-  const std::string t = table.empty() ? "trials" : table;
+std::string BuildTrialColumns(const std::string& t) {
   const std::string live = absl::StrCat(t, ".state IN (", v1::TRIAL_STATE_LEASED, ", ",
                                         v1::TRIAL_STATE_RUNNING, ")");
   const std::string of_attempt = absl::StrCat(" FROM metric_points m WHERE m.trial_id = ", t,
                                               ".trial_id AND m.attempt = ", t, ".attempt");
-  const auto newest = [&](const std::string& column) {
-    return absl::StrCat("CASE WHEN ", live, " THEN COALESCE((SELECT m.", column, of_attempt,
-                        " AND m.", column, " IS NOT NULL ORDER BY m.seq DESC LIMIT 1), ", t, ".",
-                        column == "train_loss" ? "latest_train_loss" : "latest_val_loss",
-                        ") ELSE ", t, ".",
-                        column == "train_loss" ? "latest_train_loss" : "latest_val_loss", " END");
+  const auto newest = [&](const char* point_column, const char* trial_column) {
+    return absl::StrCat("CASE WHEN ", live, " THEN COALESCE((SELECT m.", point_column, of_attempt,
+                        " AND m.", point_column, " IS NOT NULL ORDER BY m.seq DESC LIMIT 1), ", t,
+                        ".", trial_column, ") ELSE ", t, ".", trial_column, " END");
   };
   const std::string tokens_done =
       absl::StrCat("CASE WHEN ", live, " THEN MAX(", t, ".tokens_done, COALESCE((SELECT m.tokens",
                    of_attempt, " ORDER BY m.seq DESC LIMIT 1), 0)) ELSE ", t, ".tokens_done END");
-  const std::string columns[] = {"spec",   "state",  "attempt",    "worker_id",
-                                 "lease_deadline_ms", "result", "reason"};
   std::string out;
-  for (const std::string& name : columns) {
+  for (const char* name :
+       {"spec", "state", "attempt", "worker_id", "lease_deadline_ms", "result", "reason"}) {
     absl::StrAppend(&out, out.empty() ? "" : ", ", t, ".", name);
   }
-  absl::StrAppend(&out, ", ", tokens_done, ", ", newest("train_loss"), ", ", newest("val_loss"),
-                  ", ", t, ".resumed_after_attempt");
+  absl::StrAppend(&out, ", ", tokens_done, ", ", newest("train_loss", "latest_train_loss"), ", ",
+                  newest("val_loss", "latest_val_loss"), ", ", t, ".resumed_after_attempt");
   return out;
+}
+
+// Built once per name: every trial query (each lease, heartbeat and check)
+// uses it, and it keys the statement cache.
+// `as_t`: for a query that names the trials table `t` (a join).
+const std::string& TrialColumns(bool as_t = false) {
+  static const std::string plain = BuildTrialColumns("trials");
+  static const std::string joined = BuildTrialColumns("t");
+  return as_t ? joined : plain;
 }
 
 constexpr char kSweepColumns[] = "sweep_id, name, spec, spec_yaml, created_ms, cancelled";
@@ -426,7 +431,7 @@ absl::StatusOr<std::optional<v1::Trial>> Store::NextPendingTrial(const std::stri
   std::lock_guard lock(mu_);
   SCALELAW_ASSIGN_OR_RETURN(
       auto trials,
-      QueryTrials(absl::StrCat("SELECT ", TrialColumns("t"),
+      QueryTrials(absl::StrCat("SELECT ", TrialColumns(/*as_t=*/true),
                                " FROM trials t JOIN sweeps s ON s.sweep_id = t.sweep_id "
                                "WHERE t.state = ",
                                kPending,
